@@ -1,0 +1,214 @@
+"""Turn a run's saved parts into its outputs: tables, leaderboard, plots,
+``predictions.csv`` and ``run.json``. Everything here reads saved results,
+never live models, so the outputs can be rebuilt at any time."""
+
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.store import json_default, write_atomic
+
+__all__ = ["write_outputs", "write_run_record", "format_leaderboard", "library_versions"]
+
+#: Leading columns of results.csv, in this order; per-class and tuned
+#: columns follow.
+RESULT_COLUMNS = ("model", "fold", "accuracy", "balanced_accuracy", "precision", "recall",
+                  "specificity", "f1", "roc_auc", "average_precision", "threshold",
+                  "fit_seconds", "predict_seconds", "error")
+
+
+def write_outputs(out, store, dataset, config):
+    """Write results.csv/json/md, predictions.csv and plots; return the table.
+
+    Parameters
+    ----------
+    out : Path
+        The run's output directory.
+    store : benchmarks.store.ResultStore
+        Where the finished parts are saved.
+    dataset : benchmarks.Dataset
+        The evaluated dataset (task and class names).
+    config : benchmarks.BenchmarkConfig
+
+    Returns
+    -------
+    results : pandas.DataFrame
+    """
+    import pandas as pd
+
+    records, predictions = store.load_parts()
+    wanted = set(config.models)
+    records = [record for record in records if record["model"] in wanted]
+    if len(predictions):
+        predictions = predictions[predictions["model"].isin(wanted)]
+    rows = [record["row"] for record in records]
+    if config.cv:
+        rows += _fold_summaries(rows, predictions, dataset)
+    results = pd.DataFrame(rows)
+    for column in RESULT_COLUMNS:
+        if column not in results:
+            results[column] = np.nan if column != "error" else ""
+    ordered = list(RESULT_COLUMNS) + [c for c in results.columns if c not in RESULT_COLUMNS]
+    results = results[ordered]
+    results["error"] = results["error"].fillna("")
+
+    write_atomic(out / "results.csv", results.to_csv(index=False))
+    write_atomic(out / "results.json", json.dumps(
+        results.replace({np.nan: None}).to_dict(orient="records"), indent=1,
+        default=json_default))
+    write_atomic(out / "predictions.csv", predictions.to_csv(index=False))
+    write_atomic(out / "results.md", format_leaderboard(results, dataset, config))
+    _write_plots(out / "plots", records, predictions, dataset)
+    return results
+
+
+def _fold_summaries(rows, predictions, dataset):
+    """Mean and std over folds, and metrics pooled over out-of-fold
+    predictions, one row each per model."""
+    from benchmarks.metrics import evaluate_predictions, predictions_to_arrays, summarize_folds
+
+    summaries = []
+    for model in dict.fromkeys(row["model"] for row in rows):
+        folds = [row for row in rows if row["model"] == model and not row.get("error")]
+        if not folds:
+            continue
+        summaries.append({"model": model, "fold": "mean", "error": "",
+                          **summarize_folds(folds)})
+        test = predictions[(predictions["model"] == model) & (predictions["split"] == "test")]
+        if len(test):
+            y_true, proba = predictions_to_arrays(test, task=dataset.task,
+                                                  class_names=dataset.class_names)
+            pooled = evaluate_predictions(y_true, proba, task=dataset.task,
+                                          class_names=dataset.class_names)
+            summaries.append({"model": model, "fold": "pooled", "error": "", **pooled})
+    return summaries
+
+
+def _cell(value, digits=3):
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "–"
+    return f"{value:.{digits}f}"
+
+
+def format_leaderboard(results, dataset, config):
+    """The Markdown leaderboard, best ROC AUC first.
+
+    With cross-validation the table shows mean ± std over folds; otherwise
+    one row per model with 95% bootstrap intervals on the test set.
+    """
+    if config.cv:
+        table = results[results["fold"] == "mean"]
+    else:
+        table = results
+    table = table.sort_values("roc_auc", ascending=False, na_position="last")
+    average = {"binary": "", "multiclass": " (macro)", "multilabel": " (macro)"}[dataset.task]
+    header = ["Model", f"ROC AUC{average}", f"F1{average}", "Accuracy", "Sensitivity",
+              "Specificity", "AP", "Fit (s)", "Predict (ms/img)"]
+    has_tuned = "tuned_accuracy" in table and table["tuned_accuracy"].notna().any()
+    if has_tuned:
+        header[4:4] = ["Threshold (val)", "Accuracy @ val thr"]
+    lines = [f"# Leaderboard: {dataset.name}", "",
+             f"{dataset.task} task, classes: {', '.join(dataset.class_names)}; "
+             + (f"{config.cv}-fold cross-validation (mean ± std over folds)." if config.cv
+                else "test set; 95% bootstrap intervals in brackets; "
+                     "metrics at threshold 0.5 unless labelled."), "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for _, row in table.iterrows():
+        if row.get("error"):
+            lines.append(f"| {row['model']} | failed: {row['error'][:80]} |"
+                         + " |" * (len(header) - 2))
+            continue
+
+        def metric(key):
+            if config.cv:
+                return f"{_cell(row.get(key))} ± {_cell(row.get(key + '_std'))}"
+            low, high = row.get(key + "_ci_low"), row.get(key + "_ci_high")
+            interval = f" [{_cell(low)}, {_cell(high)}]" if low is not None and \
+                np.isfinite(low if low is not None else np.nan) else ""
+            return _cell(row.get(key)) + interval
+        per_image_ms = 1000 / row.get("images_per_second", np.nan)
+        cells = [row["model"], metric("roc_auc"), metric("f1"), _cell(row.get("accuracy")),
+                 _cell(row.get("recall")), _cell(row.get("specificity")),
+                 _cell(row.get("average_precision")), _cell(row.get("fit_seconds"), 1),
+                 _cell(per_image_ms, 2)]
+        if has_tuned:
+            cells[4:4] = [_cell(row.get("tuned_threshold")), _cell(row.get("tuned_accuracy"))]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _write_plots(directory, records, predictions, dataset):
+    """Confusion matrices and training curves per model; ROC and PR curves
+    overlaying all models (test predictions, all folds pooled)."""
+    from benchmarks.metrics import confusion_matrices, predictions_to_arrays
+    from benchmarks.plots import (plot_confusion_matrix, plot_pr_curves, plot_roc_curves,
+                                  plot_training_history)
+
+    directory.mkdir(parents=True, exist_ok=True)
+    curves = {}
+    test = predictions[predictions["split"] == "test"] if len(predictions) else predictions
+    for model in dict.fromkeys(test["model"]) if len(test) else ():
+        y_true, proba = predictions_to_arrays(test[test["model"] == model], task=dataset.task,
+                                              class_names=dataset.class_names)
+        if dataset.task == "multilabel":
+            y_pred = (proba >= 0.5).astype(int)
+        elif dataset.task == "binary":
+            y_pred = (proba[:, 1] >= 0.5).astype(int)
+        else:
+            y_pred = proba.argmax(axis=1)
+        counts, normalised = confusion_matrices(y_true, y_pred,
+                                                labels=list(range(len(dataset.class_names))))
+        plot_confusion_matrix(counts, dataset.class_names, directory / f"confusion_{model}.png",
+                              normalised=normalised, title=model)
+        curves[model] = (y_true, proba[:, 1] if dataset.task == "binary" else proba)
+    if curves:
+        plot_roc_curves(curves, directory / "roc.png")
+        plot_pr_curves(curves, directory / "pr.png")
+    for record in records:
+        if record.get("history"):
+            suffix = "" if record["fold"] == 0 else f"_fold{record['fold']}"
+            plot_training_history(record["history"],
+                                  directory / f"history_{record['model']}{suffix}.png")
+
+
+def library_versions():
+    """Versions of the libraries that shape the numbers (without importing
+    any that the run did not load)."""
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    for name in ("numpy", "scikit-learn", "scikit-image", "opencv-python-headless",
+                 "xgboost", "keras", "tensorflow", "jax", "torch", "pydicom", "pandas"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    if "keras" in sys.modules:
+        versions["keras_backend"] = sys.modules["keras"].backend.backend()
+    return versions
+
+
+def write_run_record(out, config, dataset, leakage_report, *, status, seconds):
+    """Write ``run.json``: command, configuration, seed, versions, dataset
+    fingerprint and summary, machine and timing."""
+    import dataclasses
+
+    record = {
+        "status": status,
+        "command": sys.argv,
+        "config": dataclasses.asdict(config),
+        "seed": config.seed,
+        "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint(),
+                    "summary": dataset.summary(), "n_skipped": len(dataset.skipped),
+                    "skipped": [list(item) for item in dataset.skipped[:100]]},
+        "leakage": leakage_report,
+        "versions": library_versions(),
+        "machine": {"platform": platform.platform(), "processor": platform.processor(),
+                    "cpu_count": os.cpu_count()},
+        "wall_seconds": seconds,
+    }
+    write_atomic(Path(out) / "run.json", json.dumps(record, indent=1, default=json_default))
