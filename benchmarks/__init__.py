@@ -7,7 +7,7 @@ __getattr__, __dir__, __all__ = _lazy.attach(
     __name__,
     submodules=["datasets", "splits", "metrics", "plots", "runner", "cli"],
     submod_attrs={
-        "datasets": ["Dataset", "DatasetError", "load_dataset"],
+        "datasets": ["Dataset", "DatasetError", "DatasetWarning", "load_dataset"],
         "splits": ["Split", "LeakageError", "make_splits", "check_group_leakage",
                    "find_duplicate_images"],
         "metrics": ["evaluate_predictions", "choose_threshold", "bootstrap_ci",

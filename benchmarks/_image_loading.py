@@ -1,0 +1,108 @@
+"""Decode the files of a lazy :class:`~benchmarks.datasets.Dataset` into memory."""
+
+import numbers
+from collections import Counter
+from dataclasses import replace
+
+import numpy as np
+
+from benchmarks._problems import Problems
+from benchmarks.datasets import Dataset, DatasetError
+
+__all__ = ["decode_one", "load_dataset_images"]
+
+
+def _check_size(size):
+    if size is None:
+        return None
+    if isinstance(size, numbers.Integral) and not isinstance(size, bool):
+        if size > 0:
+            return int(size)
+    elif (isinstance(size, (tuple, list)) and len(size) == 2
+          and all(isinstance(s, numbers.Integral) and s > 0 for s in size)):
+        return (int(size[0]), int(size[1]))
+    raise ValueError(f"load_images: size must be a positive int (square side), a pair "
+                     f"(height, width) or None for the native size, got {size!r}.")
+
+
+def decode_one(path, size):
+    """Read one file as uint8 and resize it with padding.
+
+    Returns ``(image, None)`` or ``(None, reason)``; a pure function that a
+    batch engine can map over paths.
+    """
+    from xray_features.io import ImageLoadError, load_image
+    from xray_features.preprocess import resize_with_padding
+
+    try:
+        image = load_image(path)
+    except ImageLoadError as exc:
+        return None, f"unreadable image: {exc.reason}"
+    except OSError as exc:
+        return None, f"unreadable image: {exc}"
+    if size is not None:
+        image = resize_with_padding(image, size)
+    return image, None
+
+
+def _resize_all(images, size):
+    from xray_features.preprocess import resize_with_padding
+
+    return np.stack([resize_with_padding(image, size) for image in images])
+
+
+def load_dataset_images(dataset, *, size=None, strict=False, n_jobs=1, progress=False):
+    """Implementation of :meth:`Dataset.load_images`."""
+    if not isinstance(dataset, Dataset):
+        raise TypeError(f"load_images: expected a Dataset, got {type(dataset).__name__}.")
+    size = _check_size(size)
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
+        raise ValueError(f"load_images: n_jobs must be a non-zero int (1: no parallelism, "
+                         f"-1: all cores, as in joblib), got {n_jobs!r}.")
+    if dataset.images is not None:
+        if size is None or dataset.images.shape[1:] == _square(size):
+            return dataset
+        return replace(dataset, images=_resize_all(dataset.images, size))
+
+    paths = dataset.paths
+    if n_jobs == 1:
+        results = map(decode_one, paths, [size] * len(paths))
+    else:
+        from joblib import Parallel, delayed
+
+        results = Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(decode_one)(path, size) for path in paths)
+    if progress:
+        from tqdm.auto import tqdm
+
+        results = tqdm(results, total=len(paths), desc=f"loading {dataset.name}", unit="image")
+    images, keep = [], []
+    problems = Problems(f"load_images({dataset.name!r})")
+    try:
+        for i, (image, reason) in enumerate(results):
+            if image is None:
+                problems.add(dataset.ids[i], reason, "unreadable images")
+                if strict:
+                    break
+            else:
+                images.append(image)
+                keep.append(i)
+    finally:
+        if progress:
+            results.close()
+    problems.resolve(strict)
+    shapes = Counter(image.shape for image in images)
+    if len(shapes) > 1:
+        common = ", ".join(f"{h}x{w} ({n})" for (h, w), n in shapes.most_common(3))
+        raise DatasetError(f"load_images: images have different sizes ({common}); "
+                           "pass size=<int> to resize them with padding to one square size.")
+    if not images:
+        raise DatasetError(f"load_images: no image of {dataset.name!r} could be read "
+                           f"({len(paths)} files); see Dataset.skipped.")
+    kept = dataset.subset(np.asarray(keep, dtype=np.int64))
+    return replace(kept, images=np.stack(images),
+                   skipped=list(dataset.skipped) + problems.skipped())
+
+
+def _square(size):
+    return (size, size) if isinstance(size, int) else tuple(size)
