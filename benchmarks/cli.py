@@ -53,12 +53,16 @@ def build_parser():
         description="Fit and evaluate models with the same splits and metrics; write "
                     "results.csv/json/md, predictions.csv, plots and run.json to --out. "
                     "Re-running into the same --out resumes an interrupted run.")
+    run.add_argument("--config", metavar="FILE", help="a JSON file of run settings "
+                     "(see benchmarks/configs/); flags given here override it")
     data = run.add_argument_group("data")
     data.add_argument("--data", help="a folder with one sub-folder per class, a CSV of "
                       "file names and labels, or a MedMNIST .npz (default: built-in "
                       "synthetic phantoms)")
     data.add_argument("--images", metavar="DIR", help="where a CSV's image files live "
                       "(default: the CSV's folder)")
+    data.add_argument("--labels", metavar="CSV", help="labels of a folder of (DICOM) "
+                      "files given with --data, as a CSV of file names and labels")
     data.add_argument("--label-col", help="CSV column with labels")
     data.add_argument("--image-col", help="CSV column with file names")
     data.add_argument("--group-col", help="CSV column with group ids such as patient ids "
@@ -76,28 +80,27 @@ def build_parser():
     evaluation.add_argument("--models", type=_csv_list, metavar="A,B,...",
                             help="registry names or 'all' (default: the classical "
                             "presets and cnn-small)")
-    evaluation.add_argument("--split", choices=("auto", "official", "holdout"),
-                            default="auto", help="the dataset's own split or a stratified "
+    evaluation.add_argument("--split", choices=("auto", "official", "holdout"), help="the dataset's own split or a stratified "
                             "train/val/test hold-out (default: official when present)")
     evaluation.add_argument("--cv", type=int, metavar="K", help="K-fold cross-validation")
     evaluation.add_argument("--image-size", type=int, metavar="N",
                             help="square size every model sees (default: each model's own)")
-    evaluation.add_argument("--threshold", choices=("youden", "sensitivity"),
-                            default="youden", help="how the binary threshold is chosen "
+    evaluation.add_argument("--threshold", choices=("youden", "sensitivity"), help="how the binary threshold is chosen "
                             "on validation data (reported beside 0.5)")
-    evaluation.add_argument("--target-sensitivity", type=float, default=0.95,
+    evaluation.add_argument("--target-sensitivity", type=float,
                             help="sensitivity to reach with --threshold sensitivity")
     evaluation.add_argument("--set", dest="settings", type=_model_setting, action="append",
                             default=[], metavar="MODEL.PARAM=VALUE",
                             help="override a model parameter (repeatable)")
-    evaluation.add_argument("--seed", type=int, default=0)
+    evaluation.add_argument("--seed", type=int, help="random seed (default 0)")
     output = run.add_argument_group("output")
-    output.add_argument("--out", default="xray-bench-results", metavar="DIR")
+    output.add_argument("--out", metavar="DIR",
+                        help="output directory (default xray-bench-results)")
     output.add_argument("--save-models", action="store_true",
                         help="keep each fitted model under DIR/models/")
     output.add_argument("--fresh", action="store_true",
                         help="delete earlier results in DIR and start over")
-    output.add_argument("--n-jobs", type=int, default=1, help="processes for decoding")
+    output.add_argument("--n-jobs", type=int, help="processes for decoding (default 1)")
     output.add_argument("--quiet", action="store_true", help="no progress output")
 
     predict = commands.add_parser(
@@ -114,25 +117,57 @@ def build_parser():
 
 
 def _run(args):
-    from benchmarks.runner import DEFAULT_MODELS, BenchmarkConfig, run_benchmark
+    from benchmarks.runner import BenchmarkConfig, run_benchmark
 
+    settings = _config_file(args.config) if args.config else {}
     options = {key: value for key, value in {
-        "image_dir": args.images, "label_col": args.label_col, "image_col": args.image_col,
-        "group_col": args.group_col, "positive": args.positive, "negative": args.negative,
-        "classes": args.classes, "multilabel": args.multilabel or None}.items()
-        if value is not None}
-    model_params = {}
+        "image_dir": args.images, "labels": args.labels, "label_col": args.label_col,
+        "image_col": args.image_col, "group_col": args.group_col, "positive": args.positive,
+        "negative": args.negative, "classes": args.classes,
+        "multilabel": args.multilabel or None}.items() if value is not None}
+    if options:
+        settings["dataset_options"] = {**settings.get("dataset_options", {}), **options}
+    model_params = {name: dict(params) for name, params
+                    in settings.get("model_params", {}).items()}
     for model, param, value in args.settings:
         model_params.setdefault(model, {})[param] = value
-    config = BenchmarkConfig(
-        data=args.data, dataset_options=options, models=args.models or DEFAULT_MODELS,
-        split=args.split, cv=args.cv, image_size=args.image_size, seed=args.seed,
-        out=args.out, save_models=args.save_models, quiet=args.quiet, fresh=args.fresh,
-        strict=args.strict, n_jobs=args.n_jobs, model_params=model_params,
-        threshold_method=args.threshold, target_sensitivity=args.target_sensitivity)
-    results = run_benchmark(config)
+    if model_params:
+        settings["model_params"] = model_params
+    # Flags given on the command line win over the configuration file.
+    flags = {"data": args.data, "models": args.models, "split": args.split, "cv": args.cv,
+             "image_size": args.image_size, "seed": args.seed, "out": args.out,
+             "n_jobs": args.n_jobs, "threshold_method": args.threshold,
+             "target_sensitivity": args.target_sensitivity}
+    settings.update({key: value for key, value in flags.items() if value is not None})
+    for switch in ("save_models", "quiet", "fresh", "strict"):
+        if getattr(args, switch):
+            settings[switch] = True
+    if "models" in settings:
+        settings["models"] = tuple(settings["models"])
+    results = run_benchmark(BenchmarkConfig(**settings))
     failed = results["error"].astype(bool).sum()
     return 1 if failed == len(results) else 0
+
+
+def _config_file(path):
+    """Read a JSON file of :class:`benchmarks.BenchmarkConfig` fields."""
+    import dataclasses
+
+    from benchmarks.runner import BenchmarkConfig
+
+    try:
+        settings = json.loads(open(path, encoding="utf-8").read())
+    except OSError as error:
+        raise FileNotFoundError(f"cannot read configuration file '{path}': "
+                                f"{error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"configuration file '{path}' is not valid JSON: {error}") from None
+    known = {field.name for field in dataclasses.fields(BenchmarkConfig)}
+    unknown = sorted(set(settings) - known)
+    if not isinstance(settings, dict) or unknown:
+        raise ValueError(f"configuration file '{path}' has unknown keys {unknown}; "
+                         f"known keys: {sorted(known)}")
+    return settings
 
 
 def _predict(args):

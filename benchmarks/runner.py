@@ -98,10 +98,10 @@ class BenchmarkConfig:
         if not 0 < self.target_sensitivity <= 1:
             raise ValueError("target_sensitivity must be in (0, 1]; got "
                              f"{self.target_sensitivity!r}.")
-        unknown = set(self.model_params) - set(self.models)
-        if unknown:
-            raise ValueError(f"model_params names models that are not run: "
-                             f"{sorted(unknown)}; run models are {list(self.models)}.")
+        if not isinstance(self.model_params, dict) or not all(
+                isinstance(params, dict) for params in self.model_params.values()):
+            raise ValueError("model_params must map model names to dicts of parameters, "
+                             f"e.g. {{'cnn': {{'epochs': 30}}}}; got {self.model_params!r}.")
         return self
 
 
@@ -133,7 +133,8 @@ def run_benchmark(config=None, **options):
     if "all" in config.models:
         config = dataclasses.replace(config, models=tuple(available_models()))
     config.validate()
-    unknown = [name for name in config.models if name not in available_models()]
+    named = list(config.models) + list(config.model_params)
+    unknown = sorted({name for name in named if name not in available_models()})
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; available: "
                          f"{', '.join(available_models())}.")
@@ -150,14 +151,15 @@ def run_benchmark(config=None, **options):
     parts = [(split, name) for split in splits for name in config.models]
     for number, (split, name) in enumerate(parts, start=1):
         label = name if len(splits) == 1 else f"{name} (fold {split.fold})"
-        if store.is_done(name, split.fold):
+        params = config.model_params.get(name, {})
+        if store.is_done(name, split.fold, params):
             _say(config, f"[{number}/{len(parts)}] {label}: done earlier, skipped")
             continue
         _say(config, f"[{number}/{len(parts)}] {label}: fitting on "
                      f"{len(split.train)} images ...")
         row, predictions, history = _run_part(name, dataset, split, config, store,
                                               load_size)
-        store.save_part(name, split.fold, row, predictions, history)
+        store.save_part(name, split.fold, row, predictions, history, params)
         outcome = (f"error: {row['error']}" if row.get("error") else
                    f"F1 {row['f1']:.3f}, ROC AUC {row['roc_auc']:.3f}, "
                    f"fit {row['fit_seconds']:.1f} s")
@@ -224,12 +226,13 @@ def _make_splits(dataset, config):
 
 
 def _fingerprint(dataset, config):
-    """What makes two runs' numbers comparable (the model list is not part
-    of it: adding a model to a finished run only runs that model)."""
+    """What makes two runs' numbers comparable. The model list is not part
+    of it (adding a model to a finished run only runs that model), and model
+    parameters are checked per finished part."""
     return {
         "dataset": dataset.fingerprint(),
         "split": config.split, "cv": config.cv, "seed": config.seed,
-        "image_size": config.image_size, "model_params": config.model_params,
+        "image_size": config.image_size,
         "threshold_method": config.threshold_method,
         "target_sensitivity": config.target_sensitivity,
         "n_bootstrap": config.n_bootstrap,

@@ -54,6 +54,11 @@ def write_atomic(path, text):
         raise
 
 
+def _as_json(value):
+    """``value`` as it reads back from JSON (tuples become lists, ...)."""
+    return json.loads(json.dumps(value, default=json_default, sort_keys=True))
+
+
 def _part_stem(model, fold):
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model)
     return f"{safe}__fold{fold}"
@@ -82,8 +87,7 @@ class ResultStore:
 
     def __init__(self, directory, fingerprint, *, fresh=False):
         self.directory = Path(directory)
-        self.fingerprint = json.loads(json.dumps(fingerprint, default=json_default,
-                                                 sort_keys=True))
+        self.fingerprint = _as_json(fingerprint)
         self.parts = self.directory / "parts"
         marker = self.directory / "fingerprint.json"
         if fresh and self.directory.exists():
@@ -107,16 +111,29 @@ class ResultStore:
         self.parts.mkdir(parents=True, exist_ok=True)
         write_atomic(marker, json.dumps(self.fingerprint, indent=2, sort_keys=True))
 
-    def is_done(self, model, fold):
+    def is_done(self, model, fold, params=None):
         """Whether the part (model, fold) finished without error (a part
-        that failed is tried again by the next run)."""
+        that failed is tried again by the next run).
+
+        Raises
+        ------
+        RunConfigMismatch
+            If the part was saved with other model parameters than
+            ``params``.
+        """
         path = self.parts / f"{_part_stem(model, fold)}.json"
         if not path.exists():
             return False
         record = json.loads(path.read_text(encoding="utf-8"))
+        params = _as_json(params or {})
+        if record.get("params", {}) != params:
+            raise RunConfigMismatch(
+                f"output directory '{self.directory}' holds results of '{model}' fitted "
+                f"with parameters {record.get('params')}, not {params}. Choose another "
+                "output directory, or start over with --fresh (fresh=True).")
         return not record["row"].get("error")
 
-    def save_part(self, model, fold, row, predictions=None, history=None):
+    def save_part(self, model, fold, row, predictions=None, history=None, params=None):
         """Save one finished part; the JSON record is written last.
 
         Parameters
@@ -129,11 +146,14 @@ class ResultStore:
             Per-image predictions of this part.
         history : dict of lists, optional
             Training history of a neural model.
+        params : dict, optional
+            The model parameters given for this run (checked on resume).
         """
         stem = _part_stem(model, fold)
         if predictions is not None:
             write_atomic(self.parts / f"{stem}.csv", predictions.to_csv(index=False))
-        record = {"model": model, "fold": fold, "row": row, "history": history}
+        record = {"model": model, "fold": fold, "params": _as_json(params or {}),
+                  "row": row, "history": history}
         write_atomic(self.parts / f"{stem}.json",
                      json.dumps(record, default=json_default, indent=1))
 
