@@ -284,7 +284,8 @@ def plot_training_history(history, path, *, title="Training history", dpi=120):
         for key, style, label in ((panel, "-", "train"), (f"val_{panel}", "--", "val")):
             if key in series:
                 epochs = np.arange(1, len(series[key]) + 1)
-                ax.plot(epochs, series[key], style, marker="o", ms=3, label=label)
+                ax.plot(epochs, series[key], style, marker="o" if len(epochs) <= 30 else None,
+                        ms=3, label=label)
         ax.set(title=panel, xlabel="Epoch")
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
