@@ -20,6 +20,6 @@ __getattr__, __dir__, __all__ = _lazy.attach(
         "keras_models": ["CNNClassifier"],
         "transfer": ["TransferClassifier", "BACKBONES"],
         "persistence": ["load_model", "ModelLoadError"],
-        "registry": ["get_model", "available_models", "model_defaults"],
+        "registry": ["get_model", "available_models", "model_defaults", "describe_models"],
     },
 )

@@ -1,0 +1,386 @@
+"""Shared behaviour of every image classifier: inputs, targets, weights, saving.
+
+Every model is ``class M(ImageClassifierMixin, ClassifierMixin, BaseEstimator)``
+and implements ``fit(images, y, *, validation_data=None)``,
+``predict_proba(images)`` and two persistence hooks:
+
+``_save_native(self, directory) -> dict``
+    Write the native model file(s) into the existing ``directory``
+    (:class:`pathlib.Path`); return a small JSON-serialisable dict (file
+    names, anything needed to read them back), stored as ``sidecar["native"]``.
+``_load_native(self, directory, sidecar) -> None``
+    On a fresh instance built with the saved parameters, with ``classes_`` and
+    ``task_`` already set, read the native file(s) and set the remaining
+    fitted attributes.
+
+Optional: a class attribute ``_native_libraries`` (distribution names such as
+``("xgboost",)`` or ``("keras", "tensorflow")``) recorded in the sidecar, and
+``_preprocessing_info(self) -> dict`` (defaults to ``{"image_size": ...}``).
+
+Helpers for ``fit``: :meth:`ImageClassifierMixin._validate_images`,
+:meth:`~ImageClassifierMixin._prepare_images`,
+:meth:`~ImageClassifierMixin._encode_targets` (sets ``classes_``/``task_``),
+:meth:`~ImageClassifierMixin._encode_validation_targets` and
+:meth:`~ImageClassifierMixin._sample_weight` (from ``self.class_weight``).
+"""
+
+import json
+import os
+import platform
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["ImageClassifierMixin", "infer_task", "check_image_size"]
+
+
+def infer_task(y):
+    """Tell whether targets describe a binary, multi-class or multi-label task.
+
+    Parameters
+    ----------
+    y : (N,) array-like or (N, L) 0/1 indicator matrix
+        Class labels (any hashable values) or a multi-label indicator.
+
+    Returns
+    -------
+    task : {"binary", "multiclass", "multilabel"}
+
+    Raises
+    ------
+    ValueError
+        If ``y`` is empty, has one class only, holds NaN or non-integral
+        floats, is 2-D but not a 0/1 indicator with at least two columns,
+        or has more than two dimensions.
+
+    Examples
+    --------
+    >>> infer_task([0, 1, 1])
+    'binary'
+    >>> infer_task(["a", "b", "c"])
+    'multiclass'
+    >>> infer_task([[1, 0], [0, 1], [1, 1]])
+    'multilabel'
+    """
+    y = _as_target_array(y)
+    if y.ndim == 2:
+        if y.shape[1] < 2:
+            raise ValueError(f"y must be 1-D labels or an (N, L) indicator with L >= 2; got "
+                             f"shape {y.shape}; pass y.ravel() for single-label targets")
+        if y.dtype.kind not in "biuf" or not np.isin(y, (0, 1)).all():
+            raise ValueError("a 2-D y must be a multi-label indicator of 0/1 values; got "
+                             f"values {np.unique(y)[:5].tolist()}; pass class labels as a 1-D "
+                             "array instead")
+        return "multilabel"
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D labels or a 2-D indicator; got {y.ndim} dimensions "
+                         f"(shape {y.shape})")
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all():
+            raise ValueError("y contains NaN or infinite values; drop or fill those samples")
+        if not np.array_equal(y, np.round(y)):
+            raise ValueError("y holds non-integral floats, which look like continuous targets; "
+                             "pass class labels (ints or strings)")
+    n_classes = len(np.unique(y))
+    if n_classes < 2:
+        raise ValueError(f"y has a single class ({np.unique(y).tolist()}); a classifier needs "
+                         "at least two")
+    return "binary" if n_classes == 2 else "multiclass"
+
+
+def _as_target_array(y):
+    if y is None:
+        raise TypeError("y is None; pass class labels (N,) or a 0/1 indicator (N, L)")
+    y = y.to_numpy() if hasattr(y, "to_numpy") else np.asarray(y)
+    if y.ndim == 0 or y.shape[0] == 0:
+        raise ValueError(f"y must hold one target per image; got shape {y.shape}")
+    if y.dtype.kind == "O" and y.ndim == 1:
+        y = np.asarray(y.tolist())
+    return y
+
+
+def check_image_size(value, *, name="image_size", minimum=8):
+    """Validate a working size (int or ``(h, w)``) and return ``(h, w)``."""
+    pair = (value, value) if isinstance(value, (int, np.integer)) else value
+    try:
+        h, w = pair
+        ok = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum
+                 for v in (h, w))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or isinstance(value, bool):
+        raise ValueError(f"{name} must be an int or an (height, width) pair of ints >= "
+                         f"{minimum}; got {value!r}")
+    return int(h), int(w)
+
+
+class ImageClassifierMixin:
+    """Image validation, target encoding, class weights, ``predict`` and ``save``.
+
+    Subclasses implement ``fit``, ``predict_proba``, ``_save_native`` and
+    ``_load_native`` (see the module docstring for the hook contract).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = ImageClassifierMixin()
+    >>> m.class_weight = "balanced"
+    >>> y = m._encode_targets(np.array(["a", "a", "a", "b"]))
+    >>> m.task_, m.classes_.tolist(), y.tolist()
+    ('binary', ['a', 'b'], [0, 0, 0, 1])
+    >>> m._sample_weight(y).round(3).tolist()
+    [0.667, 0.667, 0.667, 2.0]
+    """
+
+    _native_libraries = ()
+
+    # ----------------------------------------------------------- inputs
+    def _validate_images(self, images, *, name="images"):
+        """Check images and return an (N, H, W) array or a list of 2-D arrays.
+
+        Accepts an (N, H, W) stack or a non-empty sequence of 2-D arrays of
+        dtype uint8 (0-255), uint16 (0-65535) or float in [0, 1].
+        """
+        if isinstance(images, np.ndarray):
+            if images.ndim != 3:
+                hint = ("wrap one image as image[None]" if images.ndim == 2 else
+                        "drop the channel axis with images[..., 0]" if images.ndim == 4
+                        and images.shape[-1] == 1 else "pass an (N, H, W) stack")
+                raise ValueError(f"{name} must be an (N, H, W) stack or a sequence of 2-D "
+                                 f"images; got an array of shape {images.shape}; {hint}")
+            if images.shape[0] == 0:
+                raise ValueError(f"{name} is empty; pass at least one image")
+            _check_pixels(images, f"{name}")
+            return images
+        if isinstance(images, (str, bytes)) or not hasattr(images, "__iter__"):
+            raise TypeError(f"{name} must be an (N, H, W) array or a sequence of 2-D arrays; "
+                            f"got {type(images).__name__}; load files with "
+                            "xray_features.io.load_image first")
+        images = [np.asarray(image) for image in images]
+        if not images:
+            raise ValueError(f"{name} is empty; pass at least one image")
+        for i, image in enumerate(images):
+            if image.ndim != 2:
+                raise ValueError(f"{name}[{i}] must be a 2-D grayscale image; got shape "
+                                 f"{image.shape}; convert colour images to gray first")
+            _check_pixels(image, f"{name}[{i}]")
+        return images
+
+    def _prepare_images(self, images, *, size, as_float=False, name="images"):
+        """Validate, resize with padding to ``size`` and stack the images.
+
+        Returns an (N, h, w) array; its dtype is kept when all images share
+        one, else (or when ``as_float``) it is float32 in [0, 1].
+        """
+        from xray_features.preprocess import resize_with_padding, to_float32
+
+        size = check_image_size(size)
+        images = self._validate_images(images, name=name)
+        mixed = len({image.dtype for image in images}) > 1
+        out = []
+        for image in images:
+            if as_float or mixed:
+                image = to_float32(image)
+            if image.shape != size:
+                image = resize_with_padding(image, size)
+            out.append(image)
+        return np.stack(out)
+
+    # ---------------------------------------------------------- targets
+    def _encode_targets(self, y, *, n_samples=None, label_names=None):
+        """Set ``classes_`` and ``task_`` from ``y``; return encoded targets.
+
+        Single-label ``y`` is returned as int indices into ``classes_``;
+        a multi-label indicator as an (N, L) int array, with ``classes_``
+        = ``label_names`` (or a DataFrame's columns) or ``np.arange(L)``.
+        """
+        columns = list(y.columns) if hasattr(y, "columns") else None
+        task = infer_task(y)
+        y = _as_target_array(y)
+        if n_samples is not None and y.shape[0] != n_samples:
+            raise ValueError(f"y has {y.shape[0]} targets but there are {n_samples} images; "
+                             "pass one target per image")
+        if task == "multilabel":
+            names = label_names if label_names is not None else columns
+            if names is not None and len(names) != y.shape[1]:
+                raise ValueError(f"label_names has {len(names)} entries but y has "
+                                 f"{y.shape[1]} columns")
+            self.classes_ = np.asarray(names) if names is not None else np.arange(y.shape[1])
+            encoded = y.astype(np.int64)
+        else:
+            self.classes_, encoded = np.unique(y, return_inverse=True)
+        self.task_ = task
+        return encoded
+
+    def _encode_validation_targets(self, y, *, n_samples=None):
+        """Encode validation targets with the ``classes_`` learned in ``fit``."""
+        y = _as_target_array(y)
+        if n_samples is not None and y.shape[0] != n_samples:
+            raise ValueError(f"validation y has {y.shape[0]} targets but there are "
+                             f"{n_samples} validation images")
+        if self.task_ == "multilabel":
+            if y.ndim != 2 or y.shape[1] != len(self.classes_) or not np.isin(y, (0, 1)).all():
+                raise ValueError(f"validation y must be a 0/1 indicator with "
+                                 f"{len(self.classes_)} columns; got shape {y.shape}")
+            return y.astype(np.int64)
+        if y.ndim != 1:
+            raise ValueError(f"validation y must be 1-D like the training y; got {y.shape}")
+        unseen = np.setdiff1d(y, self.classes_)
+        if unseen.size:
+            raise ValueError(f"validation y has labels {unseen.tolist()} not seen in training "
+                             f"(classes_ = {self.classes_.tolist()})")
+        return np.searchsorted(self.classes_, y)
+
+    def _sample_weight(self, y_encoded, class_weight="from_self"):
+        """Per-sample weights from ``class_weight`` (default ``self.class_weight``).
+
+        ``None`` -> ``None``; ``"balanced"`` -> n / (n_classes * count) per
+        class; a dict maps class labels (entries of ``classes_``) to weights,
+        unlisted classes weigh 1. For multi-label targets the weights are per
+        (label, value) -- balanced: n / (2 * count), dict: weight of the
+        positives of a label -- and a sample's weight is their mean.
+        """
+        if class_weight == "from_self":
+            class_weight = getattr(self, "class_weight", None)
+        if class_weight is None:
+            return None
+        y = np.asarray(y_encoded)
+        n_out = len(self.classes_)
+        table = np.ones((n_out, 2) if self.task_ == "multilabel" else n_out)
+        if isinstance(class_weight, str) and class_weight == "balanced":
+            if self.task_ == "multilabel":
+                for j in range(n_out):
+                    counts = np.bincount(y[:, j], minlength=2)
+                    table[j] = np.where(counts > 0, len(y) / (2 * np.maximum(counts, 1)), 1.0)
+            else:
+                counts = np.bincount(y, minlength=n_out)
+                table = np.where(counts > 0, len(y) / (n_out * np.maximum(counts, 1)), 1.0)
+        elif isinstance(class_weight, dict):
+            known = self.classes_.tolist()
+            unknown = [k for k in class_weight if k not in known]
+            if unknown:
+                raise ValueError(f"class_weight has keys {unknown} that are not classes; "
+                                 f"valid keys: {known}")
+            for key, weight in class_weight.items():
+                if not (isinstance(weight, (int, float, np.number)) and weight > 0
+                        and np.isfinite(weight)):
+                    raise ValueError(f"class_weight[{key!r}] must be a positive number; got "
+                                     f"{weight!r}")
+                index = known.index(key)
+                if self.task_ == "multilabel":
+                    table[index, 1] = weight
+                else:
+                    table[index] = weight
+        else:
+            raise ValueError(f"class_weight must be None, 'balanced' or a dict "
+                             f"{{class: weight}}; got {class_weight!r}")
+        if self.task_ == "multilabel":
+            return table[np.arange(n_out), y].mean(axis=1)
+        return table[y].astype(np.float64)
+
+    # ------------------------------------------------------ predictions
+    def predict(self, images):
+        """Predict labels: argmax of ``predict_proba`` mapped to ``classes_``.
+
+        For multi-label models, an (N, L) 0/1 array with 1 where the label's
+        probability is >= 0.5.
+        """
+        proba = self.predict_proba(images)
+        if self.task_ == "multilabel":
+            return (proba >= 0.5).astype(np.int64)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        if tags.classifier_tags is not None:
+            tags.classifier_tags.multi_label = True
+        return tags
+
+    # ------------------------------------------------------------ saving
+    def _preprocessing_info(self):
+        """Preprocessing recorded in the sidecar; override to add entries."""
+        return {"image_size": getattr(self, "image_size", None),
+                "resize": "resize_with_padding",
+                "input": "2-D images: uint8 0-255, uint16 0-65535 or float in [0, 1]"}
+
+    def save(self, path):
+        """Save the fitted model to a directory (native file + ``model.json``).
+
+        Parameters
+        ----------
+        path : str or path-like
+            A new or empty directory, or one holding an earlier saved model
+            (which is overwritten).
+
+        Returns
+        -------
+        path : pathlib.Path
+            The model directory; load it with :func:`classifiers.load_model`.
+
+        Raises
+        ------
+        ValueError
+            If ``path`` is a file or a non-empty directory without a model.
+        TypeError
+            If a parameter cannot be stored as JSON.
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        from classifiers import persistence as p
+
+        check_is_fitted(self)
+        directory = Path(path)
+        if directory.exists() and not directory.is_dir():
+            raise ValueError(f"path '{path}' is a file; save() needs a directory path")
+        if (directory.is_dir() and any(directory.iterdir())
+                and not (directory / p.SIDECAR_NAME).exists()):
+            raise ValueError(f"directory '{path}' is not empty and holds no saved model; "
+                             "choose a new or empty directory")
+        params = {k: p.encode_value(v, name=k) for k, v in self.get_params(deep=False).items()}
+        directory.mkdir(parents=True, exist_ok=True)
+        native = self._save_native(directory)
+        sidecar = {
+            "format": p.FORMAT_NAME,
+            "format_version": p.FORMAT_VERSION,
+            "estimator": p.class_path(type(self)),
+            "params": params,
+            "classes": p.encode_classes(self.classes_),
+            "task": self.task_,
+            "preprocessing": {k: p.encode_value(v, name=k)
+                              for k, v in self._preprocessing_info().items()},
+            "native": native,
+            "versions": {"python": platform.python_version(),
+                         **p.library_versions(self._native_libraries)},
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        tmp = directory / (p.SIDECAR_NAME + ".tmp")
+        tmp.write_text(json.dumps(sidecar, indent=2), encoding="utf-8")
+        os.replace(tmp, directory / p.SIDECAR_NAME)  # sidecar last: its presence means complete
+        return directory
+
+    def _save_native(self, directory):
+        raise NotImplementedError(f"{type(self).__name__} does not implement _save_native")
+
+    def _load_native(self, directory, sidecar):
+        raise NotImplementedError(f"{type(self).__name__} does not implement _load_native")
+
+
+def _check_pixels(images, name):
+    kind = images.dtype.kind
+    if images.dtype in (np.uint8, np.uint16):
+        pass
+    elif kind == "f":
+        if images.size and not np.isfinite(images).all():
+            raise ValueError(f"{name} contains NaN or infinite pixels; fill or drop them")
+        if images.size and (images.min() < 0 or images.max() > 1):
+            raise ValueError(f"float {name} must lie in [0, 1]; got range "
+                             f"[{images.min():.4g}, {images.max():.4g}]; rescale with "
+                             "xray_features.preprocess.rescale_to_unit or pass uint8 0-255")
+    else:
+        raise TypeError(f"{name} has dtype {images.dtype}; expected uint8 (0-255), uint16 "
+                        "(0-65535) or float in [0, 1]; convert e.g. with .astype(np.uint8)")
+    if 0 in images.shape:
+        raise ValueError(f"{name} has an empty dimension (shape {images.shape})")

@@ -1,0 +1,320 @@
+"""Handcrafted image features fed to gradient-boosted trees (XGBoost).
+
+The classical baseline of the toolkit: images are resized with padding to a
+working size, turned into a feature vector by an extractor from
+:mod:`xray_features` (bright edges, HOG, texture, or all of them) and
+classified by :class:`xgboost.XGBClassifier`.
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+
+from classifiers.base import ImageClassifierMixin, check_image_size
+
+__all__ = ["FeatureXGBClassifier"]
+
+FEATURE_PRESETS = ("edge", "hog", "texture", "all")
+_NATIVE_FILE = "model.ubj"
+
+
+class FeatureXGBClassifier(ImageClassifierMixin, ClassifierMixin, BaseEstimator):
+    """XGBoost on handcrafted features of the images.
+
+    Recipe of ``fit``:
+
+    1. resize every image with padding to ``image_size`` (dtype kept);
+    2. extract one feature vector per image with ``features``
+       (:func:`xray_features.extract_features` when available, which can run
+       in parallel and cache; else ``extractor.transform``);
+    3. fit :class:`xgboost.XGBClassifier` on the (N, F) matrix, weighting
+       samples by ``class_weight`` and early-stopping on ``validation_data``.
+
+    Binary targets use ``binary:logistic``, multi-class ``multi:softprob``,
+    and a 2-D 0/1 indicator XGBoost's native multi-label mode: one booster
+    with one ``binary:logistic`` output (its own trees) per label, so a
+    single native file holds the whole model.
+
+    Parameters
+    ----------
+    features : {"edge", "hog", "texture", "all"} or transformer, default="hog"
+        A preset of :func:`xray_features.make_features`, whose extractors
+        are set to work at ``image_size``, or an extractor instance (cloned
+        in ``fit``, used with its own parameters). An extractor must learn
+        nothing in ``fit`` (as all :mod:`xray_features` extractors), because
+        a saved model rebuilds it from its parameters; only
+        :mod:`xray_features` extractors can be saved.
+    image_size : int or (int, int), default=128
+        Working size the images are resized to (with padding) before
+        extraction.
+    n_estimators, learning_rate, max_depth, subsample, colsample_bytree, \
+min_child_weight, reg_lambda, tree_method
+        Passed to :class:`xgboost.XGBClassifier`.
+    early_stopping_rounds : int or None, default=20
+        Stop when the validation loss has not improved for this many rounds;
+        used only when ``fit`` is given ``validation_data``.
+    class_weight : "balanced", dict or None, default="balanced"
+        Per-sample weights (see ``ImageClassifierMixin._sample_weight``);
+        ``"balanced"`` makes a 5:1 imbalanced set count as 1:1.
+    n_jobs : int, default=1
+        Threads for XGBoost.
+    feature_n_jobs : int, default=1
+        Parallel workers for feature extraction.
+    cache_dir : str or None, default=None
+        Directory where extracted features are cached between runs.
+    random_state : int or None, default=0
+        Seed of XGBoost's row/column sampling; the same seed gives identical
+        predictions (``None`` uses XGBoost's fixed default seed).
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        Class labels (or label names / indices for multi-label).
+    task_ : {"binary", "multiclass", "multilabel"}
+    extractor_ : transformer
+        The feature extractor used.
+    model_ : xgboost.XGBClassifier
+        The fitted booster.
+    feature_names_ : (F,) ndarray of str
+    feature_importances_ : (F,) ndarray of float
+        Normalised gain importance, aligned with ``feature_names_``
+        (all zero when no split was made, e.g. for constant features).
+    best_iteration_ : int or None
+        Best boosting round when early stopping was used.
+    history_ : dict of list
+        Per-round validation loss (``{"val_logloss": [...]}``, or
+        ``"val_mlogloss"`` for multi-class), empty without validation data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> images = rng.integers(0, 60, (40, 32, 32), dtype=np.uint8)
+    >>> y = np.arange(40) % 2
+    >>> images[y == 1, 8:24, 14:18] = 230           # a bright bar in class 1
+    >>> model = FeatureXGBClassifier("edge", image_size=32, n_estimators=20)
+    >>> model.fit(images, y).predict(images[:4]).tolist()
+    [0, 1, 0, 1]
+    """
+
+    _native_libraries = ("xgboost",)
+
+    def __init__(self, features="hog", *, image_size=128, n_estimators=300,
+                 learning_rate=0.1, max_depth=4, subsample=0.8, colsample_bytree=0.8,
+                 min_child_weight=1.0, reg_lambda=1.0, early_stopping_rounds=20,
+                 class_weight="balanced", tree_method="hist", n_jobs=1, feature_n_jobs=1,
+                 cache_dir=None, random_state=0):
+        self.features = features
+        self.image_size = image_size
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.min_child_weight = min_child_weight
+        self.reg_lambda = reg_lambda
+        self.early_stopping_rounds = early_stopping_rounds
+        self.class_weight = class_weight
+        self.tree_method = tree_method
+        self.n_jobs = n_jobs
+        self.feature_n_jobs = feature_n_jobs
+        self.cache_dir = cache_dir
+        self.random_state = random_state
+
+    # ------------------------------------------------------------ fitting
+    def fit(self, images, y, *, validation_data=None):
+        """Extract features and fit the booster.
+
+        Parameters
+        ----------
+        images : (N, H, W) ndarray or sequence of 2-D ndarray
+        y : (N,) labels or (N, L) 0/1 indicator
+        validation_data : (images_val, y_val), optional
+            Monitored every round; enables ``early_stopping_rounds``.
+
+        Returns
+        -------
+        self : FeatureXGBClassifier
+        """
+        self._validate_params()
+        images = self._validate_images(images)
+        y_encoded = self._encode_targets(y, n_samples=len(images))
+        self.extractor_ = self._make_extractor()
+        X = self._features(images, fit=True)
+        if X.shape[0] > 1 and np.all(np.ptp(X, axis=0) == 0):
+            warnings.warn("every extracted feature is constant over the training images; "
+                          "the model can only predict the class frequencies", UserWarning,
+                          stacklevel=2)
+        fit_kwargs = {"sample_weight": self._sample_weight(y_encoded), "verbose": False}
+        use_validation = validation_data is not None
+        if use_validation:
+            images_val, y_val = _unpack_validation(validation_data)
+            images_val = self._validate_images(images_val, name="validation images")
+            y_val = self._encode_validation_targets(y_val, n_samples=len(images_val))
+            fit_kwargs["eval_set"] = [(self._features(images_val), y_val)]
+            weight_val = self._sample_weight(y_val)
+            if weight_val is not None:
+                fit_kwargs["sample_weight_eval_set"] = [weight_val]
+        self.model_ = self._make_booster(early_stopping=use_validation)
+        self.model_.fit(X, y_encoded, **fit_kwargs)
+        self.history_ = {}
+        self.best_iteration_ = None
+        if use_validation:
+            for metric, values in self.model_.evals_result()["validation_0"].items():
+                self.history_[f"val_{metric}"] = [float(v) for v in values]
+            if self.early_stopping_rounds is not None:
+                self.best_iteration_ = int(self.model_.best_iteration)
+        self._set_importances()
+        return self
+
+    def predict_proba(self, images):
+        """Class probabilities, (N, n_classes) in ``classes_`` order, or
+        (N, L) label probabilities for a multi-label model."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "model_")
+        X = self._features(self._validate_images(images))
+        return self.model_.predict_proba(X).astype(np.float64)
+
+    def top_features(self, n=20):
+        """The ``n`` most important features as ``(name, importance)`` pairs.
+
+        Examples
+        --------
+        >>> # model.top_features(3)
+        >>> # [('edge_density', 0.41), ('hog_17', 0.12), ('lbp_3', 0.08)]
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "model_")
+        order = np.argsort(-self.feature_importances_, kind="stable")[:n]
+        return [(str(self.feature_names_[i]), float(self.feature_importances_[i]))
+                for i in order]
+
+    # ------------------------------------------------------------ helpers
+    def _validate_params(self):
+        features = self.features
+        if isinstance(features, str):
+            if features not in FEATURE_PRESETS:
+                raise ValueError(f"features must be one of {FEATURE_PRESETS} or an extractor "
+                                 f"instance; got {features!r}")
+        elif not (hasattr(features, "transform") and hasattr(features, "get_feature_names_out")):
+            raise TypeError("features must be a preset name or a transformer with transform "
+                            f"and get_feature_names_out; got {type(features).__name__}")
+        check_image_size(self.image_size)
+        _check_number("n_estimators", self.n_estimators, integer=True, low=1)
+        _check_number("learning_rate", self.learning_rate, low=0, low_open=True)
+        _check_number("max_depth", self.max_depth, integer=True, low=0)
+        _check_number("subsample", self.subsample, low=0, low_open=True, high=1)
+        _check_number("colsample_bytree", self.colsample_bytree, low=0, low_open=True, high=1)
+        _check_number("min_child_weight", self.min_child_weight, low=0)
+        _check_number("reg_lambda", self.reg_lambda, low=0)
+        if self.early_stopping_rounds is not None:
+            _check_number("early_stopping_rounds", self.early_stopping_rounds, integer=True,
+                          low=1)
+        _check_number("feature_n_jobs", self.feature_n_jobs, integer=True)
+        if self.tree_method not in ("hist", "approx", "exact", "auto"):
+            raise ValueError("tree_method must be 'hist', 'approx', 'exact' or 'auto'; got "
+                             f"{self.tree_method!r}")
+
+    def _make_extractor(self):
+        if not isinstance(self.features, str):
+            return clone(self.features)
+        from xray_features.combine import make_features
+
+        # A preset works at the model's size, so images are resized only once.
+        extractor = make_features(self.features)
+        keys = [key for key in extractor.get_params(deep=True)
+                if key == "image_size" or key.endswith("__image_size")]
+        return extractor.set_params(**{key: self.image_size for key in keys})
+
+    def _make_booster(self, *, early_stopping):
+        import xgboost
+
+        seed = self.random_state
+        if seed is not None and not isinstance(seed, numbers.Integral):
+            from sklearn.utils import check_random_state
+
+            seed = int(check_random_state(seed).randint(np.iinfo(np.int32).max))
+        objective = {"binary": "binary:logistic", "multiclass": "multi:softprob",
+                     "multilabel": "binary:logistic"}[self.task_]
+        return xgboost.XGBClassifier(
+            n_estimators=self.n_estimators, learning_rate=self.learning_rate,
+            max_depth=self.max_depth, subsample=self.subsample,
+            colsample_bytree=self.colsample_bytree, min_child_weight=self.min_child_weight,
+            reg_lambda=self.reg_lambda, tree_method=self.tree_method, n_jobs=self.n_jobs,
+            random_state=seed, objective=objective,
+            eval_metric="mlogloss" if self.task_ == "multiclass" else "logloss",
+            early_stopping_rounds=self.early_stopping_rounds if early_stopping else None)
+
+    def _features(self, images, *, fit=False):
+        stack = self._prepare_images(images, size=self.image_size)
+        if fit:
+            self.extractor_.fit(stack)
+            self.feature_names_ = np.asarray(
+                [str(n) for n in self.extractor_.get_feature_names_out()], dtype=object)
+        if hasattr(self.extractor_, "extract_one"):  # an xray_features extractor
+            from xray_features.batch import extract_features
+
+            X, _ = extract_features(stack, self.extractor_, n_jobs=self.feature_n_jobs,
+                                    cache_dir=self.cache_dir, strict=True, progress=False)
+        else:
+            X = self.extractor_.transform(stack)
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 2 or X.shape != (len(stack), len(self.feature_names_)):
+            raise ValueError(f"the extractor returned features of shape {X.shape}; expected "
+                             f"({len(stack)}, {len(self.feature_names_)})")
+        return X
+
+    def _set_importances(self):
+        importances = np.asarray(self.model_.feature_importances_, dtype=np.float64)
+        self.feature_importances_ = np.where(np.isfinite(importances), importances, 0.0)
+
+    # ------------------------------------------------------- persistence
+    def _save_native(self, directory):
+        self.model_.save_model(directory / _NATIVE_FILE)
+        return {"file": _NATIVE_FILE, "feature_names": self.feature_names_.tolist(),
+                "best_iteration": self.best_iteration_, "history": self.history_}
+
+    def _load_native(self, directory, sidecar):
+        import xgboost
+
+        from classifiers.persistence import ModelLoadError
+
+        native = sidecar.get("native") or {}
+        name = native.get("file", _NATIVE_FILE)
+        if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith("."):
+            raise ModelLoadError(directory, f"native file name {name!r} is not a plain name")
+        self.model_ = xgboost.XGBClassifier()
+        self.model_.load_model(directory / name)
+        self.extractor_ = self._make_extractor()
+        names = [str(n) for n in self.extractor_.get_feature_names_out()]
+        if names != list(native.get("feature_names", names)):
+            raise ModelLoadError(directory, "the feature extractor now produces different "
+                                            "features than when the model was saved")
+        self.feature_names_ = np.asarray(names, dtype=object)
+        self.best_iteration_ = native.get("best_iteration")
+        self.history_ = dict(native.get("history") or {})
+        self._set_importances()
+
+
+def _unpack_validation(validation_data):
+    try:
+        images_val, y_val = validation_data
+    except (TypeError, ValueError):
+        raise ValueError("validation_data must be a pair (images_val, y_val); got "
+                         f"{type(validation_data).__name__}") from None
+    return images_val, y_val
+
+
+def _check_number(name, value, *, integer=False, low=None, low_open=False, high=None):
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise TypeError(f"{name} must be {'an int' if integer else 'a number'}; got "
+                        f"{value!r}")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}; got {value!r}")
+    if high is not None and value > high:
+        raise ValueError(f"{name} must be <= {high}; got {value!r}")
