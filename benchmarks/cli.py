@@ -6,7 +6,9 @@ model on image files) and ``models`` (the model registry).
 
 import argparse
 import json
+import os
 import sys
+import textwrap
 
 __all__ = ["main", "build_parser"]
 
@@ -41,6 +43,19 @@ def _model_setting(text):
     return model, param, value
 
 
+def _data_option(text):
+    """Parse KEY=VALUE for load_dataset; VALUE is read as JSON when it parses."""
+    key, separator, value = text.partition("=")
+    if not separator or not key.strip():
+        raise argparse.ArgumentTypeError(
+            f"expected KEY=VALUE (e.g. n_images=100); got {text!r}")
+    try:
+        value = json.loads(value)
+    except json.JSONDecodeError:
+        pass
+    return key.strip(), value
+
+
 def build_parser():
     """Return the argument parser of ``xray-bench``."""
     parser = argparse.ArgumentParser(
@@ -54,7 +69,8 @@ def build_parser():
                     "results.csv/json/md, predictions.csv, plots and run.json to --out. "
                     "Re-running into the same --out resumes an interrupted run.")
     run.add_argument("--config", metavar="FILE", help="a JSON file of run settings "
-                     "(see benchmarks/configs/); flags given here override it")
+                     "(BenchmarkConfig fields, e.g. {\"models\": [\"hog-xgb\"], \"cv\": 5}); "
+                     "flags given here override it")
     data = run.add_argument_group("data")
     data.add_argument("--data", help="a folder with one sub-folder per class, a CSV of "
                       "file names and labels, or a MedMNIST .npz (default: built-in "
@@ -74,19 +90,25 @@ def build_parser():
     data.add_argument("--classes", type=_csv_list, metavar="A,B,...",
                       help="multi-class task over these classes (images with exactly one)")
     data.add_argument("--multilabel", action="store_true", help="multi-label task")
+    data.add_argument("--data-option", dest="data_options", type=_data_option,
+                      action="append", default=[], metavar="KEY=VALUE",
+                      help="another load_dataset option (repeatable), e.g. n_images=100 "
+                      "or image_size=64 for the phantoms")
     data.add_argument("--strict", action="store_true",
                       help="refuse unreadable images instead of skipping and counting them")
     evaluation = run.add_argument_group("evaluation")
     evaluation.add_argument("--models", type=_csv_list, metavar="A,B,...",
                             help="registry names or 'all' (default: the classical "
                             "presets and cnn-small)")
-    evaluation.add_argument("--split", choices=("auto", "official", "holdout"), help="the dataset's own split or a stratified "
-                            "train/val/test hold-out (default: official when present)")
+    evaluation.add_argument("--split", choices=("auto", "official", "holdout"),
+                            help="the dataset's own split or a stratified train/val/test "
+                            "hold-out (default auto: official when present)")
     evaluation.add_argument("--cv", type=int, metavar="K", help="K-fold cross-validation")
     evaluation.add_argument("--image-size", type=int, metavar="N",
                             help="square size every model sees (default: each model's own)")
-    evaluation.add_argument("--threshold", choices=("youden", "sensitivity"), help="how the binary threshold is chosen "
-                            "on validation data (reported beside 0.5)")
+    evaluation.add_argument("--threshold", choices=("youden", "sensitivity"),
+                            help="how the binary threshold is chosen on validation data "
+                            "(reported beside 0.5)")
     evaluation.add_argument("--target-sensitivity", type=float,
                             help="sensitivity to reach with --threshold sensitivity")
     evaluation.add_argument("--set", dest="settings", type=_model_setting, action="append",
@@ -108,7 +130,8 @@ def build_parser():
         description="Print the predicted label and probabilities for each file.")
     predict.add_argument("model", help="a model directory written by save() or --save-models")
     predict.add_argument("files", nargs="+", help="image files (PNG/JPEG/TIFF/DICOM)")
-    predict.add_argument("--output", metavar="FILE", help="also write a .csv or .json")
+    predict.add_argument("--output", metavar="FILE", help="also write the table to a .csv "
+                         "or .json file")
     predict.add_argument("--quiet", action="store_true", help="print nothing")
 
     commands.add_parser("models", help="list available models and their defaults",
@@ -116,7 +139,7 @@ def build_parser():
     return parser
 
 
-def _run(args):
+def _run(args, command):
     from benchmarks.runner import BenchmarkConfig, run_benchmark
 
     settings = _config_file(args.config) if args.config else {}
@@ -125,6 +148,7 @@ def _run(args):
         "image_col": args.image_col, "group_col": args.group_col, "positive": args.positive,
         "negative": args.negative, "classes": args.classes,
         "multilabel": args.multilabel or None}.items() if value is not None}
+    options.update(dict(args.data_options))
     if options:
         settings["dataset_options"] = {**settings.get("dataset_options", {}), **options}
     model_params = {name: dict(params) for name, params
@@ -142,70 +166,111 @@ def _run(args):
     for switch in ("save_models", "quiet", "fresh", "strict"):
         if getattr(args, switch):
             settings[switch] = True
-    if "models" in settings:
-        settings["models"] = tuple(settings["models"])
-    results = run_benchmark(BenchmarkConfig(**settings))
-    failed = results["error"].astype(bool).sum()
-    return 1 if failed == len(results) else 0
+    results = run_benchmark(BenchmarkConfig(**settings), command=command)
+    folds = results[~results["fold"].astype(str).isin(["mean", "pooled"])]
+    failed = folds[folds["error"].astype(bool)]
+    if len(failed):
+        print(f"xray-bench: {len(failed)} of {len(folds)} model fit(s) failed "
+              f"({', '.join(dict.fromkeys(failed['model']))}); see the error column of "
+              "results.csv and parts/*.traceback.txt. Run the same command again to retry "
+              "them.", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _config_file(path):
     """Read a JSON file of :class:`benchmarks.BenchmarkConfig` fields."""
     import dataclasses
+    from pathlib import Path
 
     from benchmarks.runner import BenchmarkConfig
 
     try:
-        settings = json.loads(open(path, encoding="utf-8").read())
+        settings = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as error:
         raise FileNotFoundError(f"cannot read configuration file '{path}': "
                                 f"{error.strerror}") from None
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"configuration file '{path}' is not valid JSON: {error}") from None
     known = {field.name for field in dataclasses.fields(BenchmarkConfig)}
+    if not isinstance(settings, dict):
+        raise ValueError(f"configuration file '{path}' must hold a JSON object of settings "
+                         f"(known keys: {sorted(known)}); got a {type(settings).__name__}")
     unknown = sorted(set(settings) - known)
-    if not isinstance(settings, dict) or unknown:
+    if unknown:
         raise ValueError(f"configuration file '{path}' has unknown keys {unknown}; "
                          f"known keys: {sorted(known)}")
+    if isinstance(settings.get("models"), list):
+        settings["models"] = tuple(settings["models"])
     return settings
 
 
-def _predict(args):
+def _predict(args, command):
     from benchmarks.predict import predict_files
 
+    if args.output and not args.output.lower().endswith((".csv", ".json")):
+        raise ValueError(f"--output must name a .csv or .json file; got '{args.output}'")
     frame = predict_files(args.model, args.files)
     if args.output:
-        if args.output.endswith(".json"):
-            frame.to_json(args.output, orient="records", indent=1)
+        if args.output.lower().endswith(".json"):  # json keeps every digit; to_json 10
+            from pathlib import Path
+
+            records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+            Path(args.output).write_text(json.dumps(records, indent=1), encoding="utf-8")
         else:
             frame.to_csv(args.output, index=False)
     if not args.quiet:
         print(frame.to_string(index=False))
-    return 1 if frame["error"].astype(bool).any() else 0
-
-
-def _models(args):
-    from classifiers.registry import describe_models
-
-    for entry in describe_models():
-        print(f"{entry['name']:<16} {entry['kind']:<10} {entry['description']}")
-        defaults = ", ".join(f"{key}={value!r}" for key, value in entry["defaults"].items())
-        print(f"{'':<16} {defaults}")
+    unreadable = frame[frame["error"].astype(bool)]
+    if len(unreadable):
+        print(f"xray-bench: {len(unreadable)} of {len(frame)} file(s) could not be read, "
+              f"e.g. {unreadable['error'].iloc[0]}", file=sys.stderr)
+        return 1
     return 0
 
 
+def _models(args, command):
+    from classifiers.registry import describe_models, get_model
+
+    for entry in describe_models():
+        try:  # the class defaults as well as the preset's own settings
+            defaults = get_model(entry["name"]).get_params(deep=False)
+        except (ImportError, TypeError, ValueError):
+            defaults = entry["defaults"]
+        print(f"{entry['name']:<16} {entry['kind']:<15} {entry['description']}")
+        text = ", ".join(f"{key}={value!r}" for key, value in defaults.items())
+        print(textwrap.fill(text, width=100, initial_indent=" " * 4,
+                            subsequent_indent=" " * 4))
+    return 0
+
+
+_COMMANDS = {"run": _run, "predict": _predict, "models": _models}
+
+
 def main(argv=None):
-    """Entry point of ``xray-bench``; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        # The default job: the quick comparison on the built-in phantoms.
-        args = parser.parse_args(["run"] + list(argv if argv is not None else sys.argv[1:]))
-    handler = {"run": _run, "predict": _predict, "models": _models}[args.command]
+    """Entry point of ``xray-bench``; returns the exit code.
+
+    Without a command, ``run`` is meant: ``xray-bench`` alone runs the quick
+    comparison on the built-in phantoms, and ``xray-bench --models hog-xgb``
+    is ``xray-bench run --models hog-xgb``.
+
+    Examples
+    --------
+    >>> main(["models"])  # doctest: +SKIP
+    0
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in _COMMANDS and argv[0] not in ("-h", "--help")):
+        argv = ["run"] + argv
+    args = build_parser().parse_args(argv)
+    # TensorFlow's start-up notices drown the progress output; a value set by
+    # the user is kept.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        return handler(args)
-    except (ValueError, FileNotFoundError, NotADirectoryError) as error:
-        print(f"xray-bench: error: {error}", file=sys.stderr)
+        return _COMMANDS[args.command](args, ["xray-bench"] + argv)
+    except (ValueError, TypeError, OSError) as error:
+        message = " ".join(str(error).split())
+        print(f"xray-bench: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("xray-bench: interrupted; finished results are kept, run the same "

@@ -1,6 +1,7 @@
 """Apply a saved model to image files, as ``xray-bench predict`` does."""
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ def predict_files(model_dir, files):
     model_dir : str or Path
         A directory written by a model's ``save`` or ``xray-bench run
         --save-models``.
-    files : sequence of str or Path
+    files : sequence of str or Path, or one path
         Image files (PNG, JPEG, BMP, TIFF, DICOM).
 
     Returns
@@ -29,6 +30,11 @@ def predict_files(model_dir, files):
     predictions : pandas.DataFrame
         Columns ``file``, ``label``, ``probability`` (of that label),
         ``proba_<class>`` for each class, and ``error``.
+
+    Raises
+    ------
+    classifiers.persistence.ModelLoadError
+        If ``model_dir`` holds no loadable model.
 
     Examples
     --------
@@ -40,12 +46,13 @@ def predict_files(model_dir, files):
     from xray_features import ImageLoadError, load_image
     from xray_features.preprocess import resize_with_padding
 
+    files = [files] if isinstance(files, (str, os.PathLike)) else list(files)
     model = load_model(model_dir)
     info_path = Path(model_dir) / "input.json"
     info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else {}
-    class_names = info.get("class_names") or [str(c) for c in model.classes_]
     task = info.get("task") or getattr(model, "task_", "multiclass")
     load_size = info.get("load_size")
+    class_names, columns = _class_columns(model, info.get("class_names"), task)
 
     images, rows = [], []
     for file in files:
@@ -60,7 +67,8 @@ def predict_files(model_dir, files):
         rows.append({"file": str(file), "error": ""})
     readable = [row for row in rows if not row["error"]]
     if images:
-        proba = np.asarray(model.predict_proba(images))
+        proba = np.zeros((len(images), len(class_names)))
+        proba[:, columns] = np.asarray(model.predict_proba(images), dtype=np.float64)
         for row, scores in zip(readable, proba):
             if task == "multilabel":
                 chosen = [name for name, p in zip(class_names, scores) if p >= 0.5]
@@ -79,3 +87,21 @@ def predict_files(model_dir, files):
             frame[column] = np.nan
     ordered = leading + [c for c in frame.columns if c.startswith("proba_")] + ["error"]
     return frame[ordered]
+
+
+def _class_columns(model, class_names, task):
+    """The class names of the output table, and the column of each of the
+    model's outputs in it (a run saves models whose ``classes_`` index the
+    dataset's class names; a class absent from training gets probability 0)."""
+    classes = np.asarray(model.classes_)
+    if not class_names:
+        return [str(c) for c in classes], np.arange(len(classes))
+    if task == "multilabel" or classes.dtype.kind not in "iu":
+        if len(class_names) != len(classes):
+            raise ValueError(f"input.json names {len(class_names)} classes but the model has "
+                             f"{len(classes)} outputs; the model directory is inconsistent")
+        return list(class_names), np.arange(len(classes))
+    if classes.min() < 0 or classes.max() >= len(class_names):
+        raise ValueError(f"the model's classes {classes.tolist()} do not index the "
+                         f"{len(class_names)} class names of input.json")
+    return list(class_names), classes.astype(np.int64)

@@ -1,6 +1,7 @@
-"""Turn a run's saved parts into its outputs: tables, leaderboard, plots,
-``predictions.csv`` and ``run.json``. Everything here reads saved results,
-never live models, so the outputs can be rebuilt at any time."""
+"""From predictions to outputs: each part's metrics row and predictions
+table, then the run's tables, leaderboard, plots, ``predictions.csv``,
+``splits.csv`` and ``run.json``. Everything here works on scores and saved
+results, never on live models, so the outputs can be rebuilt at any time."""
 
 import json
 import os
@@ -12,7 +13,8 @@ import numpy as np
 
 from benchmarks.store import json_default, write_atomic
 
-__all__ = ["write_outputs", "write_run_record", "format_leaderboard", "library_versions"]
+__all__ = ["write_outputs", "write_run_record", "write_splits", "score_part",
+           "prediction_frame", "format_leaderboard", "library_versions"]
 
 #: Leading columns of results.csv, in this order; per-class and tuned
 #: columns follow.
@@ -41,13 +43,18 @@ def write_outputs(out, store, dataset, config):
     import pandas as pd
 
     records, predictions = store.load_parts()
-    wanted = set(config.models)
-    records = [record for record in records if record["model"] in wanted]
+    order = {name: i for i, name in enumerate(config.models)}
+    records = sorted((record for record in records if record["model"] in order),
+                     key=lambda record: (order[record["model"]], record["fold"]))
     if len(predictions):
-        predictions = predictions[predictions["model"].isin(wanted)]
+        predictions = predictions[predictions["model"].isin(order)]
+        predictions = predictions.sort_values(
+            ["model", "fold"], key=lambda column: column.map(order) if column.name == "model"
+            else column, kind="stable").reset_index(drop=True)
     rows = [record["row"] for record in records]
-    if config.cv:
-        rows += _fold_summaries(rows, predictions, dataset)
+    if config.cv:  # each model's folds, then its mean and pooled rows
+        rows = sorted(rows + _fold_summaries(rows, predictions, dataset),
+                      key=lambda row: order[row["model"]])
     results = pd.DataFrame(rows)
     for column in RESULT_COLUMNS:
         if column not in results:
@@ -64,6 +71,89 @@ def write_outputs(out, store, dataset, config):
     write_atomic(out / "results.md", format_leaderboard(results, dataset, config))
     _write_plots(out / "plots", records, predictions, dataset)
     return results
+
+
+def score_part(dataset, split, proba_test, proba_val, config):
+    """All metrics of one part: at 0.5, at the threshold chosen on the
+    validation set (binary, ``tuned_*``) and bootstrap CIs of F1 and ROC AUC.
+
+    Parameters
+    ----------
+    dataset : benchmarks.Dataset
+    split : benchmarks.Split
+    proba_test, proba_val : ndarray
+        Probabilities with one column per class of the dataset
+        (``proba_val`` None without a validation set).
+    config : benchmarks.BenchmarkConfig
+
+    Returns
+    -------
+    metrics : dict
+    """
+    from benchmarks.metrics import bootstrap_ci, choose_threshold, evaluate_predictions
+
+    y_test = dataset.labels[split.test]
+    options = {"task": dataset.task, "class_names": dataset.class_names}
+    metrics = evaluate_predictions(y_test, proba_test, threshold=0.5, **options)
+    for metric in ("f1", "roc_auc"):
+        low, high = bootstrap_ci(y_test, proba_test, metric, n_boot=config.n_bootstrap,
+                                 seed=config.seed, **options)
+        metrics[f"{metric}_ci_low"], metrics[f"{metric}_ci_high"] = low, high
+    if dataset.task == "binary" and proba_val is not None:
+        y_val = dataset.labels[split.val]
+        if len(np.unique(y_val)) == 2:
+            threshold = choose_threshold(y_val, proba_val[:, 1],
+                                         method=config.threshold_method,
+                                         target_sensitivity=config.target_sensitivity)
+            tuned = evaluate_predictions(y_test, proba_test, threshold=threshold, **options)
+            for key in ("threshold", "accuracy", "balanced_accuracy", "precision",
+                        "recall", "specificity", "f1"):
+                metrics[f"tuned_{key}"] = tuned[key]
+    return metrics
+
+
+def prediction_frame(name, dataset, split, proba_test, proba_val):
+    """Per-image predictions of the validation and test sets, in the
+    ``predictions.csv`` layout: ``id``, ``split``, ``fold``, ``model``,
+    ``y_true`` (or ``y_true_<label>``) and ``proba_<class>``."""
+    import pandas as pd
+
+    frames = []
+    for part, indices, proba in (("val", split.val, proba_val), ("test", split.test, proba_test)):
+        if proba is None or len(indices) == 0:
+            continue
+        frame = {"id": dataset.ids[indices], "split": part, "fold": split.fold, "model": name}
+        labels = dataset.labels[indices]
+        if dataset.task == "multilabel":
+            for column, label in enumerate(dataset.class_names):
+                frame[f"y_true_{label}"] = labels[:, column]
+        else:
+            frame["y_true"] = labels
+        for column, label in enumerate(dataset.class_names):
+            frame[f"proba_{label}"] = proba[:, column]
+        frames.append(pd.DataFrame(frame))
+    return pd.concat(frames, ignore_index=True)
+
+
+def write_splits(out, dataset, splits):
+    """Write ``splits.csv``: the set (train/val/test) of every image in every
+    fold, with its group when the dataset has groups.
+
+    Examples
+    --------
+    >>> write_splits(out, dataset, splits)  # doctest: +SKIP
+    """
+    import pandas as pd
+
+    frames = []
+    for split in splits:
+        for name in ("train", "val", "test"):
+            indices = getattr(split, name)
+            frame = {"id": dataset.ids[indices], "fold": split.fold, "set": name}
+            if dataset.groups is not None:
+                frame["group"] = dataset.groups[indices]
+            frames.append(pd.DataFrame(frame))
+    write_atomic(Path(out) / "splits.csv", pd.concat(frames).to_csv(index=False))
 
 
 def _fold_summaries(rows, predictions, dataset):
@@ -98,10 +188,16 @@ def format_leaderboard(results, dataset, config):
     """The Markdown leaderboard, best ROC AUC first.
 
     With cross-validation the table shows mean ± std over folds; otherwise
-    one row per model with 95% bootstrap intervals on the test set.
+    one row per model with 95% bootstrap intervals on the test set. Failed
+    models are listed with their error.
+
+    Examples
+    --------
+    >>> format_leaderboard(results, dataset, config)  # doctest: +SKIP
+    '# Leaderboard: phantoms:fracture ...'
     """
     if config.cv:
-        table = results[results["fold"] == "mean"]
+        table = results[results["fold"].astype(str) == "mean"]
     else:
         table = results
     table = table.sort_values("roc_auc", ascending=False, na_position="last")
@@ -119,16 +215,15 @@ def format_leaderboard(results, dataset, config):
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, row in table.iterrows():
         if row.get("error"):
-            lines.append(f"| {row['model']} | failed: {row['error'][:80]} |"
-                         + " |" * (len(header) - 2))
+            lines.append(_failed_line(row["model"], row["error"], len(header)))
             continue
 
         def metric(key):
             if config.cv:
                 return f"{_cell(row.get(key))} ± {_cell(row.get(key + '_std'))}"
             low, high = row.get(key + "_ci_low"), row.get(key + "_ci_high")
-            interval = f" [{_cell(low)}, {_cell(high)}]" if low is not None and \
-                np.isfinite(low if low is not None else np.nan) else ""
+            interval = (f" [{_cell(low)}, {_cell(high)}]"
+                        if low is not None and np.isfinite(low) else "")
             return _cell(row.get(key)) + interval
         per_image_ms = 1000 / row.get("images_per_second", np.nan)
         cells = [row["model"], metric("roc_auc"), metric("f1"), _cell(row.get("accuracy")),
@@ -138,7 +233,29 @@ def format_leaderboard(results, dataset, config):
         if has_tuned:
             cells[4:4] = [_cell(row.get("tuned_threshold")), _cell(row.get("tuned_accuracy"))]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    notes = []
+    if config.cv:
+        folds = results[~results["fold"].astype(str).isin(["mean", "pooled"])]
+        for model in dict.fromkeys(folds["model"]):
+            failed = folds[(folds["model"] == model) & (folds["error"] != "")]
+            if len(failed) == 0:
+                continue
+            if len(failed) == len(folds[folds["model"] == model]):
+                lines.append(_failed_line(model, failed["error"].iloc[0], len(header)))
+            else:
+                notes.append(f"- {model}: {len(failed)} fold(s) failed and are left out of "
+                             f"its mean ({failed['error'].iloc[0][:80]}).")
+    if results["error"].astype(bool).any():
+        notes.append("- Failed parts: see the error column of results.csv and "
+                     "parts/*.traceback.txt; running the same command again retries them.")
+    if notes:
+        lines += [""] + notes
     return "\n".join(lines) + "\n"
+
+
+def _failed_line(model, error, width):
+    error = str(error)[:80].replace("|", "/")
+    return f"| {model} | failed: {error} |" + " |" * (width - 2)
 
 
 def _write_plots(directory, records, predictions, dataset):
@@ -181,8 +298,8 @@ def library_versions():
     from importlib import metadata
 
     versions = {"python": platform.python_version()}
-    for name in ("numpy", "scikit-learn", "scikit-image", "opencv-python-headless",
-                 "xgboost", "keras", "tensorflow", "jax", "torch", "pydicom", "pandas"):
+    for name in ("xray-bench", "numpy", "scipy", "scikit-learn", "scikit-image",
+                 "opencv-python-headless", "xgboost", "keras", "tensorflow", "jax", "torch", "pydicom", "pandas"):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -192,14 +309,38 @@ def library_versions():
     return versions
 
 
-def write_run_record(out, config, dataset, leakage_report, *, status, seconds):
-    """Write ``run.json``: command, configuration, seed, versions, dataset
-    fingerprint and summary, machine and timing."""
+def write_run_record(out, config, dataset, leakage_report, *, status, timings,
+                     command=None):
+    """Write ``run.json``: status, command, configuration, seed, library
+    versions, dataset fingerprint and summary, leakage checks, machine and
+    timings.
+
+    Parameters
+    ----------
+    out : Path
+        The run's output directory.
+    config : benchmarks.BenchmarkConfig
+    dataset : benchmarks.Dataset
+    leakage_report : dict
+        Findings of the split checks (duplicate images across sets).
+    status : {'running', 'interrupted', 'finished'}
+    timings : dict
+        Seconds spent per step (``load_seconds``, ``parts``, ``total_seconds`` ...).
+    command : list of str, optional
+        The command line; ``sys.argv`` if omitted.
+
+    Examples
+    --------
+    >>> write_run_record(out, config, dataset, {}, status="finished",
+    ...                  timings={"total_seconds": 12.0})  # doctest: +SKIP
+    """
     import dataclasses
+    from datetime import datetime, timezone
 
     record = {
         "status": status,
-        "command": sys.argv,
+        "command": list(command) if command is not None else list(sys.argv),
+        "working_directory": os.getcwd(),
         "config": dataclasses.asdict(config),
         "seed": config.seed,
         "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint(),
@@ -208,7 +349,9 @@ def write_run_record(out, config, dataset, leakage_report, *, status, seconds):
         "leakage": leakage_report,
         "versions": library_versions(),
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                    "cpu_count": os.cpu_count()},
-        "wall_seconds": seconds,
+                    "machine": platform.machine(), "cpu_count": os.cpu_count()},
+        "timings": timings,
+        "wall_seconds": timings.get("total_seconds"),
+        "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     write_atomic(Path(out) / "run.json", json.dumps(record, indent=1, default=json_default))

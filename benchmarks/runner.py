@@ -6,8 +6,8 @@ interrupted run resumes where it stopped; a model that fails records its
 error and the run goes on.
 """
 
+import contextlib
 import dataclasses
-import logging
 import sys
 import time
 import traceback
@@ -15,11 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.store import ResultStore
+from benchmarks.store import ResultStore, write_atomic
 
 __all__ = ["BenchmarkConfig", "run_benchmark", "DEFAULT_MODELS"]
-
-logger = logging.getLogger(__name__)
 
 #: The quick comparison run when no model is named: every classical preset
 #: against the small CNN.
@@ -27,6 +25,11 @@ DEFAULT_MODELS = ("edge-xgb", "hog-xgb", "texture-xgb", "all-xgb", "cnn-small")
 
 _SPLITS = ("auto", "official", "holdout")
 _THRESHOLD_METHODS = ("youden", "sensitivity")
+
+
+def _is_int(value, minimum):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) \
+        and value >= minimum
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,13 +40,14 @@ class BenchmarkConfig:
     ----------
     data : str or Path, optional
         A class folder, a CSV file, a MedMNIST ``.npz``, or ``None`` (also
-        ``"phantoms"``) for the built-in synthetic phantoms.
+        ``"phantoms"``, ``"phantoms:<task>"``) for the built-in phantoms.
     dataset_options : dict, optional
         Further keyword arguments of :func:`benchmarks.load_dataset`
         (``image_dir``, ``label_col``, ``group_col``, ``positive``,
-        ``negative``, ``classes``, ``multilabel``, ...).
-    models : sequence of str
-        Registry names (see :func:`classifiers.available_models`).
+        ``negative``, ``classes``, ``multilabel``, ``n_images`` ...).
+    models : sequence of str or str
+        Registry names (see :func:`classifiers.available_models`), a
+        comma-separated string, or ``"all"``.
     split : {'auto', 'official', 'holdout'}
         ``'auto'`` uses the dataset's own split when it has one.
     cv : int, optional
@@ -52,6 +56,15 @@ class BenchmarkConfig:
     image_size : int, optional
         Side of the square images every model sees. ``None`` keeps each
         model's own default; files are then decoded at 224 pixels.
+    seed : int
+        Seed of the splits, the models and the bootstrap.
+    out : str or Path
+        Output directory; running again into it resumes the run.
+    save_models, quiet, fresh, strict : bool
+        Keep fitted models under ``out/models/``; print no progress; delete
+        earlier results in ``out``; refuse unreadable images.
+    n_jobs : int
+        Processes for decoding image files.
     model_params : dict of dict, optional
         Parameter overrides per model name, e.g. ``{"cnn": {"epochs": 30}}``.
     threshold_method : {'youden', 'sensitivity'}
@@ -60,6 +73,11 @@ class BenchmarkConfig:
         Sensitivity to reach with ``threshold_method='sensitivity'``.
     n_bootstrap : int
         Bootstrap resamples for the 95% confidence intervals.
+
+    Examples
+    --------
+    >>> BenchmarkConfig(models=("hog-xgb",), cv=3).validate().cv
+    3
     """
 
     data: object = None
@@ -81,23 +99,36 @@ class BenchmarkConfig:
     n_bootstrap: int = 1000
 
     def validate(self):
-        """Raise ``ValueError`` naming the first invalid setting."""
-        if not self.models:
-            raise ValueError("models is empty; name at least one model "
-                             "(see `xray-bench models`).")
+        """Raise ``ValueError`` naming the first invalid setting; return self."""
+        if not self.models or not all(isinstance(m, str) and m for m in self.models):
+            raise ValueError(f"models must name at least one model (see `xray-bench "
+                             f"models`); got {self.models!r}.")
         if self.split not in _SPLITS:
             raise ValueError(f"split must be one of {_SPLITS}; got {self.split!r}.")
-        if self.cv is not None and (not isinstance(self.cv, int) or self.cv < 2):
+        if self.cv is not None and not _is_int(self.cv, 2):
             raise ValueError(f"cv must be an integer >= 2 (number of folds); got {self.cv!r}.")
-        if self.image_size is not None and (not isinstance(self.image_size, int)
-                                            or self.image_size < 8):
+        if self.cv is not None and self.split != "auto":
+            raise ValueError(f"cv={self.cv} and split={self.split!r} contradict each other; "
+                             "give one of them.")
+        if self.image_size is not None and not _is_int(self.image_size, 8):
             raise ValueError(f"image_size must be an integer >= 8; got {self.image_size!r}.")
+        if not _is_int(self.seed, 0):
+            raise ValueError(f"seed must be an integer >= 0; got {self.seed!r}.")
+        if not _is_int(self.n_jobs, -1) or self.n_jobs == 0:
+            raise ValueError(f"n_jobs must be a non-zero integer (-1: all cores); got "
+                             f"{self.n_jobs!r}.")
+        if not _is_int(self.n_bootstrap, 1):
+            raise ValueError(f"n_bootstrap must be an integer >= 1; got {self.n_bootstrap!r}.")
         if self.threshold_method not in _THRESHOLD_METHODS:
             raise ValueError(f"threshold_method must be one of {_THRESHOLD_METHODS}; "
                              f"got {self.threshold_method!r}.")
-        if not 0 < self.target_sensitivity <= 1:
+        if isinstance(self.target_sensitivity, bool) or not isinstance(
+                self.target_sensitivity, (int, float)) or not 0 < self.target_sensitivity <= 1:
             raise ValueError("target_sensitivity must be in (0, 1]; got "
                              f"{self.target_sensitivity!r}.")
+        if not isinstance(self.dataset_options, dict):
+            raise ValueError(f"dataset_options must be a dict of load_dataset options; got "
+                             f"{self.dataset_options!r}.")
         if not isinstance(self.model_params, dict) or not all(
                 isinstance(params, dict) for params in self.model_params.values()):
             raise ValueError("model_params must map model names to dicts of parameters, "
@@ -105,74 +136,118 @@ class BenchmarkConfig:
         return self
 
 
-def run_benchmark(config=None, **options):
+def run_benchmark(config=None, *, command=None, **options):
     """Fit and evaluate every model on the same splits; return the results.
 
     Parameters
     ----------
     config : BenchmarkConfig, optional
         The run's settings; keyword ``options`` override its fields.
+    command : list of str, optional
+        The command line recorded in ``run.json`` (default ``sys.argv``).
     **options
         Any :class:`BenchmarkConfig` field.
 
     Returns
     -------
     results : pandas.DataFrame
-        One row per model (and per fold with ``cv``), the same table as
-        ``results.csv`` in the output directory.
+        One row per model (and per fold with ``cv``, plus ``"mean"`` and
+        ``"pooled"`` rows), the same table as ``results.csv``.
+
+    Raises
+    ------
+    ValueError
+        An invalid setting, an unknown model or model parameter, a dataset
+        that cannot be read or split (``DatasetError``), or an output
+        directory holding another configuration's results
+        (:class:`benchmarks.store.RunConfigMismatch`).
 
     Examples
     --------
-    >>> results = run_benchmark(models=["hog-xgb"], out="tmp-results",
-    ...                         quiet=True)  # doctest: +SKIP
+    >>> results = run_benchmark(models="edge-xgb", out="tmp-results", quiet=True,
+    ...                         dataset_options={"n_images": 40})  # doctest: +SKIP
     >>> results[["model", "f1", "roc_auc"]]  # doctest: +SKIP
     """
-    from classifiers import available_models
+    from benchmarks.report import write_outputs, write_run_record, write_splits
 
-    config = dataclasses.replace(config or BenchmarkConfig(), **options)
-    if "all" in config.models:
-        config = dataclasses.replace(config, models=tuple(available_models()))
-    config.validate()
-    named = list(config.models) + list(config.model_params)
-    unknown = sorted({name for name in named if name not in available_models()})
-    if unknown:
-        raise ValueError(f"unknown model(s) {unknown}; available: "
-                         f"{', '.join(available_models())}.")
+    config = _resolve_config(config, options)
+    timings = {}
     started = time.perf_counter()
     out = Path(config.out)
 
     dataset, load_size = _load_dataset(config)
+    timings["load_seconds"] = time.perf_counter() - started
     splits, leakage_report = _make_splits(dataset, config)
     store = ResultStore(out, _fingerprint(dataset, config), fresh=config.fresh)
-    from benchmarks.report import write_run_record
-    write_run_record(out, config, dataset, leakage_report, status="running",
-                     seconds=time.perf_counter() - started)
-
     parts = [(split, name) for split in splits for name in config.models]
-    for number, (split, name) in enumerate(parts, start=1):
-        label = name if len(splits) == 1 else f"{name} (fold {split.fold})"
-        params = config.model_params.get(name, {})
-        if store.is_done(name, split.fold, params):
-            _say(config, f"[{number}/{len(parts)}] {label}: done earlier, skipped")
-            continue
-        _say(config, f"[{number}/{len(parts)}] {label}: fitting on "
-                     f"{len(split.train)} images ...")
-        row, predictions, history = _run_part(name, dataset, split, config, store,
-                                              load_size)
-        store.save_part(name, split.fold, row, predictions, history, params)
-        outcome = (f"error: {row['error']}" if row.get("error") else
-                   f"F1 {row['f1']:.3f}, ROC AUC {row['roc_auc']:.3f}, "
-                   f"fit {row['fit_seconds']:.1f} s")
-        _say(config, f"[{number}/{len(parts)}] {label}: {outcome}")
+    done = {(name, split.fold): _is_done(store, name, split, config)
+            for split, name in parts}  # checks every part's parameters before any work
+    write_splits(out, dataset, splits)
 
-    from benchmarks.report import write_outputs
+    def record(status):
+        timings["total_seconds"] = time.perf_counter() - started
+        write_run_record(out, config, dataset, leakage_report, status=status,
+                         timings=timings, command=command)
+
+    record("running")
+    timings["parts"] = {}
+    try:
+        for number, (split, name) in enumerate(parts, start=1):
+            label = name if len(splits) == 1 else f"{name} (fold {split.fold})"
+            key = f"{name}/fold{split.fold}"
+            if done[(name, split.fold)]:
+                _say(config, f"[{number}/{len(parts)}] {label}: done earlier, skipped")
+                timings["parts"][key] = "done earlier"
+                continue
+            _say(config, f"[{number}/{len(parts)}] {label}: fitting on "
+                         f"{len(split.train)} images ...")
+            part_started = time.perf_counter()
+            row, predictions, history, trace = _run_part(name, dataset, split, config,
+                                                         store, load_size)
+            store.save_part(name, split.fold, row, predictions, history,
+                            config.model_params.get(name, {}), traceback=trace)
+            timings["parts"][key] = time.perf_counter() - part_started
+            outcome = (f"failed: {row['error']}" if row["error"] else
+                       f"F1 {row['f1']:.3f}, ROC AUC {row['roc_auc']:.3f}, "
+                       f"fit {row['fit_seconds']:.1f} s")
+            _say(config, f"[{number}/{len(parts)}] {label}: {outcome}")
+    except KeyboardInterrupt:
+        record("interrupted")
+        raise
+
+    report_started = time.perf_counter()
     results = write_outputs(out, store, dataset, config)
-    write_run_record(out, config, dataset, leakage_report, status="finished",
-                     seconds=time.perf_counter() - started)
+    timings["report_seconds"] = time.perf_counter() - report_started
+    record("finished")
     if not config.quiet:
         print((out / "results.md").read_text(encoding="utf-8"))
         print(f"Results in {out}/ ({time.perf_counter() - started:.0f} s)")
     return results
+
+
+def _resolve_config(config, options):
+    """Apply ``options``, expand model names and check them and their parameters."""
+    from classifiers import available_models
+
+    if config is not None and not isinstance(config, BenchmarkConfig):
+        raise TypeError(f"config must be a BenchmarkConfig; got {type(config).__name__}.")
+    config = dataclasses.replace(config or BenchmarkConfig(), **options)
+    models = config.models
+    if isinstance(models, str):
+        models = [name.strip() for name in models.split(",") if name.strip()]
+    models = tuple(models)
+    if "all" in models:
+        models = tuple(available_models())
+    config = dataclasses.replace(config, models=tuple(dict.fromkeys(models)))
+    config.validate()
+    named = list(config.models) + list(config.model_params)
+    unknown = sorted({name for name in named if name not in available_models()})
+    if unknown:
+        raise ValueError(f"unknown model(s) {', '.join(unknown)}; available: "
+                         f"{', '.join(available_models())}.")
+    for name in config.models:
+        _build_model(name, config)  # unknown parameters fail here, before any work
+    return config
 
 
 def _say(config, message):
@@ -189,7 +264,10 @@ def _load_dataset(config):
     options.setdefault("strict", config.strict)
     if config.data is None or str(config.data).startswith("phantoms"):
         options.setdefault("seed", config.seed)
-    dataset = load_dataset(config.data, **options)
+    try:
+        dataset = load_dataset(config.data, **options)
+    except TypeError as error:  # an option that does not apply to this source
+        raise ValueError(str(error)) from None
     load_size = None
     if dataset.images is None:
         load_size = config.image_size or 224
@@ -239,110 +317,91 @@ def _fingerprint(dataset, config):
     }
 
 
+def _model_dir(store, name, split, config):
+    return store.model_dir(name, split.fold if config.cv else None)
+
+
+def _is_done(store, name, split, config):
+    done = store.is_done(name, split.fold, config.model_params.get(name, {}))
+    if done and config.save_models:  # asked to keep models it did not keep before
+        return (_model_dir(store, name, split, config) / "model.json").exists()
+    return done
+
+
 def _build_model(name, config):
     from classifiers import get_model
 
     params = dict(config.model_params.get(name, {}))
-    model = get_model(name, **params)
+    try:
+        model = get_model(name, **params)
+    except TypeError:
+        known = sorted(get_model(name).get_params(deep=False))
+        unknown = sorted(set(params) - set(known))
+        raise ValueError(f"model {name!r} has no parameter(s) {', '.join(unknown)}; its "
+                         f"parameters are: {', '.join(known)}.") from None
     available = model.get_params(deep=False)
     defaults = {"random_state": config.seed}
     if config.image_size is not None:
         defaults["image_size"] = config.image_size
     if "verbose" in available:
-        defaults["verbose"] = 0 if config.quiet else 1
+        defaults["verbose"] = 0 if config.quiet else 2
     model.set_params(**{key: value for key, value in defaults.items()
                         if key in available and key not in params})
     return model
 
 
 def _run_part(name, dataset, split, config, store, load_size):
-    """Fit one model on one split; return (row, predictions, history)."""
+    """Fit one model on one split; return (row, predictions, history, traceback)."""
+    from benchmarks.report import prediction_frame, score_part
+
     row = {"model": name, "fold": split.fold, "n_train": len(split.train),
            "n_val": len(split.val), "n_test": len(split.test), "error": ""}
     try:
         model = _build_model(name, config)
         images, labels = dataset.images, dataset.labels
         validation = ((images[split.val], labels[split.val]) if len(split.val) else None)
-        start = time.perf_counter()
-        model.fit(images[split.train], labels[split.train], validation_data=validation)
-        row["fit_seconds"] = time.perf_counter() - start
-        start = time.perf_counter()
-        proba_test = np.asarray(model.predict_proba(images[split.test]))
-        row["predict_seconds"] = time.perf_counter() - start
+        # Progress of the models (Keras prints to stdout) goes to stderr with
+        # the rest of the progress, so stdout carries only the leaderboard.
+        with contextlib.redirect_stdout(sys.stderr):
+            start = time.perf_counter()
+            model.fit(images[split.train], labels[split.train], validation_data=validation)
+            row["fit_seconds"] = time.perf_counter() - start
+            start = time.perf_counter()
+            proba_test = _aligned_proba(model, images[split.test], dataset)
+            row["predict_seconds"] = time.perf_counter() - start
+            proba_val = (_aligned_proba(model, images[split.val], dataset)
+                         if len(split.val) else None)
         row["images_per_second"] = len(split.test) / max(row["predict_seconds"], 1e-9)
-        proba_val = (np.asarray(model.predict_proba(images[split.val]))
-                     if len(split.val) else None)
-        row.update(_score(dataset, split, proba_test, proba_val, config))
-        predictions = _prediction_frame(name, dataset, split, proba_test, proba_val)
-        history = getattr(model, "history_", None)
+        row.update(score_part(dataset, split, proba_test, proba_val, config))
+        predictions = prediction_frame(name, dataset, split, proba_test, proba_val)
+        history = getattr(model, "history_", None) or None
         if config.save_models:
-            _save_model(model, store.model_dir(name, split.fold), dataset, load_size)
-        return row, predictions, history
+            _save_model(model, _model_dir(store, name, split, config), dataset, load_size)
+        return row, predictions, history, None
     except Exception as error:  # one model's failure must not end the run
-        row["error"] = f"{type(error).__name__}: {error}"
-        trace = store.parts / f"{name}__fold{split.fold}.traceback.txt"
-        trace.write_text(traceback.format_exc(), encoding="utf-8")
-        return row, None, None
+        row["error"] = f"{type(error).__name__}: {error}".replace("\n", " ")
+        return row, None, None, traceback.format_exc()
 
 
-def _score(dataset, split, proba_test, proba_val, config):
-    """All metrics of one part: at 0.5, at the validation threshold, CIs."""
-    from benchmarks.metrics import bootstrap_ci, choose_threshold, evaluate_predictions
-
-    y_test = dataset.labels[split.test]
-    options = {"task": dataset.task, "class_names": dataset.class_names}
-    metrics = evaluate_predictions(y_test, proba_test, threshold=0.5, **options)
-    if dataset.task == "multiclass":
-        metrics["threshold"] = float("nan")
-    for metric in ("f1", "roc_auc"):
-        low, high = bootstrap_ci(y_test, proba_test, metric, n_boot=config.n_bootstrap,
-                                 seed=config.seed, **options)
-        metrics[f"{metric}_ci_low"], metrics[f"{metric}_ci_high"] = low, high
-    if dataset.task == "binary" and proba_val is not None:
-        y_val = dataset.labels[split.val]
-        if len(np.unique(y_val)) == 2:
-            threshold = choose_threshold(y_val, _positive_scores(proba_val),
-                                         method=config.threshold_method,
-                                         target_sensitivity=config.target_sensitivity)
-            tuned = evaluate_predictions(y_test, proba_test, threshold=threshold, **options)
-            for key in ("threshold", "accuracy", "balanced_accuracy", "precision",
-                        "recall", "specificity", "f1"):
-                metrics[f"tuned_{key}"] = tuned[key]
-    return metrics
-
-
-def _positive_scores(proba):
-    proba = np.asarray(proba)
-    return proba[:, 1] if proba.ndim == 2 and proba.shape[1] == 2 else proba.ravel()
-
-
-def _prediction_frame(name, dataset, split, proba_test, proba_val):
-    """Per-image predictions of the validation and test sets."""
-    import pandas as pd
-
-    frames = []
-    for part, indices, proba in (("val", split.val, proba_val), ("test", split.test, proba_test)):
-        if proba is None or len(indices) == 0:
-            continue
-        frame = {"id": dataset.ids[indices], "split": part, "fold": split.fold, "model": name}
-        labels = dataset.labels[indices]
-        if dataset.task == "multilabel":
-            for column, label in enumerate(dataset.class_names):
-                frame[f"y_true_{label}"] = labels[:, column]
-        else:
-            frame["y_true"] = labels
-        for column, label in enumerate(dataset.class_names):
-            frame[f"proba_{label}"] = proba[:, column]
-        frames.append(pd.DataFrame(frame))
-    return pd.concat(frames, ignore_index=True)
+def _aligned_proba(model, images, dataset):
+    """``predict_proba`` with one column per dataset class, in class order
+    (a class absent from a training split gets probability 0)."""
+    proba = np.asarray(model.predict_proba(images), dtype=np.float64)
+    if dataset.task == "multilabel":
+        return proba
+    classes = np.asarray(model.classes_).astype(np.int64)
+    n_classes = len(dataset.class_names)
+    if proba.shape[1] == n_classes and np.array_equal(classes, np.arange(n_classes)):
+        return proba
+    aligned = np.zeros((len(proba), n_classes))
+    aligned[:, classes] = proba
+    return aligned
 
 
 def _save_model(model, directory, dataset, load_size):
     """Save the fitted model with what ``xray-bench predict`` needs to
     reproduce the run's input pipeline on raw files."""
     import json
-
-    from benchmarks.store import write_atomic
 
     model.save(directory)
     write_atomic(Path(directory) / "input.json", json.dumps({

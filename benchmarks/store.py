@@ -2,14 +2,18 @@
 
 Layout::
 
-    OUT/run.json                    configuration, dataset fingerprint, versions, timings
-    OUT/parts/<model>__fold<k>.json one finished (model, fold): its metrics row and history
-    OUT/parts/<model>__fold<k>.csv  that part's per-image predictions
-    OUT/models/<model>/             fitted models (with --save-models)
+    OUT/fingerprint.json                    what makes the numbers comparable
+    OUT/run.json                            configuration, versions, machine, timings
+    OUT/splits.csv                          every image's set (train/val/test) per fold
+    OUT/parts/<model>__fold<k>.json         one finished (model, fold): metrics row, history
+    OUT/parts/<model>__fold<k>.csv          that part's per-image predictions
+    OUT/parts/<model>__fold<k>.traceback.txt  why that part failed (failed parts only)
+    OUT/models/<model>[-fold<k>]/           fitted models (with --save-models)
 
 A part's JSON file is written last, atomically, and is the mark that the part
 is done: a run killed midway leaves no half-written part behind, and the next
-run with the same configuration skips every finished part.
+run with the same configuration skips every finished part and retries the
+failed ones.
 """
 
 import json
@@ -22,25 +26,45 @@ import numpy as np
 
 __all__ = ["ResultStore", "RunConfigMismatch", "write_atomic", "json_default"]
 
+#: What a run writes into its output directory; ``fresh`` removes only these.
+RUN_OUTPUTS = ("parts", "models", "plots", "results.csv", "results.json", "results.md",
+               "predictions.csv", "run.json", "splits.csv", "fingerprint.json")
+
 
 class RunConfigMismatch(ValueError):
     """The output directory holds results of a different configuration."""
 
 
 def json_default(value):
-    """Make numpy scalars and arrays, paths and sets JSON serialisable."""
+    """Make numpy scalars and arrays, paths and sets JSON serialisable.
+
+    Examples
+    --------
+    >>> json.dumps({"auc": np.float32(0.5), "ids": np.arange(2)}, default=json_default)
+    '{"auc": 0.5, "ids": [0, 1]}'
+    """
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
         return value.tolist()
-    if isinstance(value, (Path, set, tuple)):
-        return str(value) if isinstance(value, Path) else list(value)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
     raise TypeError(f"cannot serialise {type(value).__name__} to JSON")
 
 
 def write_atomic(path, text):
     """Write ``text`` to ``path`` so readers see the old file or the new one,
-    never a partial one (temporary file in the same folder, then rename)."""
+    never a partial one (temporary file in the same folder, then rename).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "a.txt"
+    >>> write_atomic(path, "done"); path.read_text()
+    'done'
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
@@ -73,27 +97,44 @@ class ResultStore:
         The output directory (created if missing).
     fingerprint : dict
         What defines the run's results: configuration that changes numbers
-        (dataset fingerprint, split, seed, image size, model parameters).
-        A directory written with another fingerprint is refused.
+        (dataset fingerprint, split, seed, image size, ...). A directory
+        written with another fingerprint is refused; model parameters are
+        checked per part (:meth:`is_done`).
     fresh : bool, optional
-        Delete earlier results in ``directory`` and start over.
+        Delete the earlier results of a run in ``directory`` (only the files
+        and folders a run writes, and only where ``fingerprint.json`` shows
+        that a run wrote them) and start over.
+
+    Raises
+    ------
+    RunConfigMismatch
+        If ``directory`` holds results of another configuration.
+    ValueError
+        If ``directory`` is a file.
 
     Examples
     --------
-    >>> store = ResultStore(tmp_path, {"seed": 0})  # doctest: +SKIP
-    >>> store.is_done("hog-xgb", 0)  # doctest: +SKIP
+    >>> import tempfile
+    >>> store = ResultStore(tempfile.mkdtemp(), {"seed": 0})
+    >>> store.is_done("hog-xgb", 0)
     False
     """
 
     def __init__(self, directory, fingerprint, *, fresh=False):
         self.directory = Path(directory)
+        if self.directory.exists() and not self.directory.is_dir():
+            raise ValueError(f"out must be a directory; '{self.directory}' is a file. "
+                             "Choose another output directory.")
         self.fingerprint = _as_json(fingerprint)
         self.parts = self.directory / "parts"
         marker = self.directory / "fingerprint.json"
-        if fresh and self.directory.exists():
-            for name in ("parts", "models"):
-                shutil.rmtree(self.directory / name, ignore_errors=True)
-            marker.unlink(missing_ok=True)
+        if fresh and marker.exists():
+            for name in RUN_OUTPUTS:
+                target = self.directory / name
+                if target.is_dir():
+                    shutil.rmtree(target)
+                else:
+                    target.unlink(missing_ok=True)
         if marker.exists():
             previous = json.loads(marker.read_text(encoding="utf-8"))
             if previous != self.fingerprint:
@@ -107,33 +148,41 @@ class ResultStore:
             raise RunConfigMismatch(
                 f"output directory '{self.directory}' holds results without a "
                 "fingerprint.json; refusing to mix them in. Choose another output "
-                "directory, or start over with --fresh (fresh=True).")
+                "directory.")
         self.parts.mkdir(parents=True, exist_ok=True)
+        # A run killed while writing leaves its temporary file behind.
+        for leftover in self.parts.glob(".*.tmp"):
+            leftover.unlink(missing_ok=True)
         write_atomic(marker, json.dumps(self.fingerprint, indent=2, sort_keys=True))
+
+    def _record(self, model, fold):
+        path = self.parts / f"{_part_stem(model, fold)}.json"
+        if not path.exists():
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))
 
     def is_done(self, model, fold, params=None):
         """Whether the part (model, fold) finished without error (a part
-        that failed is tried again by the next run).
+        that failed is tried again by the next run, with any parameters).
 
         Raises
         ------
         RunConfigMismatch
-            If the part was saved with other model parameters than
-            ``params``.
+            If the part finished with other model parameters than ``params``.
         """
-        path = self.parts / f"{_part_stem(model, fold)}.json"
-        if not path.exists():
+        record = self._record(model, fold)
+        if record is None or record["row"].get("error"):
             return False
-        record = json.loads(path.read_text(encoding="utf-8"))
         params = _as_json(params or {})
         if record.get("params", {}) != params:
             raise RunConfigMismatch(
                 f"output directory '{self.directory}' holds results of '{model}' fitted "
                 f"with parameters {record.get('params')}, not {params}. Choose another "
                 "output directory, or start over with --fresh (fresh=True).")
-        return not record["row"].get("error")
+        return True
 
-    def save_part(self, model, fold, row, predictions=None, history=None, params=None):
+    def save_part(self, model, fold, row, predictions=None, history=None, params=None,
+                  traceback=None):
         """Save one finished part; the JSON record is written last.
 
         Parameters
@@ -141,17 +190,26 @@ class ResultStore:
         model : str
         fold : int
         row : dict
-            The flat metrics row.
+            The flat metrics row (with a non-empty ``error`` if it failed).
         predictions : pandas.DataFrame, optional
             Per-image predictions of this part.
         history : dict of lists, optional
-            Training history of a neural model.
+            Training history of the model.
         params : dict, optional
             The model parameters given for this run (checked on resume).
+        traceback : str, optional
+            The traceback of a failed part, kept beside its record.
         """
         stem = _part_stem(model, fold)
+        csv, trace = self.parts / f"{stem}.csv", self.parts / f"{stem}.traceback.txt"
         if predictions is not None:
-            write_atomic(self.parts / f"{stem}.csv", predictions.to_csv(index=False))
+            write_atomic(csv, predictions.to_csv(index=False))
+        else:
+            csv.unlink(missing_ok=True)
+        if traceback:
+            write_atomic(trace, traceback)
+        else:
+            trace.unlink(missing_ok=True)
         record = {"model": model, "fold": fold, "params": _as_json(params or {}),
                   "row": row, "history": history}
         write_atomic(self.parts / f"{stem}.json",
@@ -166,12 +224,13 @@ class ResultStore:
             record = json.loads(path.read_text(encoding="utf-8"))
             records.append(record)
             csv = path.with_suffix(".csv")
-            if csv.exists():
+            if csv.exists() and not record["row"].get("error"):
                 frames.append(pd.read_csv(csv, dtype={"id": str}))
         predictions = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         return records, predictions
 
-    def model_dir(self, model, fold=0):
-        """Where the fitted model of (model, fold) is saved."""
-        name = model if fold == 0 else f"{model}-fold{fold}"
-        return self.directory / "models" / name
+    def model_dir(self, model, fold=None):
+        """Where the fitted model of (model, fold) is saved: ``models/<model>``
+        for a single split (``fold=None``), ``models/<model>-fold<k>`` per fold."""
+        stem = _part_stem(model, 0).rsplit("__", 1)[0]
+        return self.directory / "models" / (stem if fold is None else f"{stem}-fold{fold}")
