@@ -26,6 +26,8 @@ __getattr__, __dir__, __all__ = _lazy.attach(
             "equalize_histogram", "denoise_gaussian", "denoise_median",
             "split_into_tiles",
         ],
+        "synthetic": ["make_long_bone", "make_joint", "make_phantom", "make_phantom_dataset",
+                      "write_phantom_folder"],
         "edges": ["bright_edge_map", "bright_edge_features", "BrightEdgeFeatures"],
         "hog": ["hog_features", "HOGFeatures"],
         "texture": ["lbp_histogram", "glcm_features", "intensity_statistics",
