@@ -1,0 +1,459 @@
+"""Convolutional neural networks trained from scratch on X-ray images.
+
+:class:`CNNClassifier` offers the two shapes practitioners use: ``"small"``,
+the few-block network most X-ray tutorials start from, and ``"deep"``, a
+four-block network with batch normalisation and global average pooling that
+is worth running on real benchmarks. Both take raw 2-D images of any size,
+resize them with padding to ``image_size`` and feed them to Keras as float32
+on [0, 1]. Keras is imported only when a model is built or loaded.
+
+The base class :class:`KerasImageClassifier` (not exported) holds the fit,
+predict and save logic shared with
+:class:`classifiers.transfer.TransferClassifier`.
+"""
+
+import numbers
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from classifiers.base import ImageClassifierMixin, check_image_size
+
+__all__ = ["CNNClassifier"]
+
+_NATIVE_FILE = "model.keras"
+
+#: Per-architecture defaults for parameters left at None.
+_ARCHITECTURES = {
+    "small": {"filters": (16, 32), "dense_units": 64, "dropout": 0.5,
+              "learning_rate": 1e-4},
+    "deep": {"filters": (16, 32, 64, 128), "dense_units": 128, "dropout": 0.3,
+             "learning_rate": 1e-3},
+}
+
+
+def _check_int(value, name, *, minimum, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
+            or value < minimum:
+        extra = " or None" if allow_none else ""
+        raise ValueError(f"{name} must be an integer >= {minimum}{extra}; got "
+                         f"{value!r}.")
+    return int(value)
+
+
+def _check_number(value, name, *, low, high=None, low_open=True,
+                  allow_none=False):
+    if value is None and allow_none:
+        return None
+    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool)
+          and np.isfinite(value)
+          and (value > low if low_open else value >= low)
+          and (high is None or value < high))
+    if not ok:
+        bracket = "(" if low_open else "["
+        upper = f"{high})" if high is not None else "inf)"
+        extra = " or None" if allow_none else ""
+        raise ValueError(f"{name} must be a number in {bracket}{low}, {upper}"
+                         f"{extra}; got {value!r}.")
+    return float(value)
+
+
+class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,
+                           BaseEstimator):
+    """Fit/predict/save logic shared by the Keras image classifiers.
+
+    Subclasses define ``__init__`` (storing their parameters, which must
+    include the common training options), ``_input_scale`` (1 or 255),
+    ``_resolved_image_size()``, ``_check_model_params()``,
+    ``_build_model(input_shape, n_outputs, activation, seed)`` and may
+    override ``_train`` for staged training.
+    """
+
+    _native_libraries = ("keras",)
+    _input_scale = 1.0
+
+    # ------------------------------------------------------------- fit
+    def fit(self, images, y, *, validation_data=None):
+        """Train the network on images and labels.
+
+        Parameters
+        ----------
+        images : (N, H, W) ndarray or sequence of 2-D ndarray
+            uint8 (0-255), uint16 or float images in [0, 1], any size.
+        y : (N,) array-like or (N, L) 0/1 indicator
+            Class labels, or a multi-label indicator matrix.
+        validation_data : tuple (images_val, y_val), optional
+            Held-out data for early stopping and learning-rate reduction.
+            Without it, a stratified ``validation_split`` fraction of the
+            training images is held out (none when it is 0).
+
+        Returns
+        -------
+        self
+        """
+        from classifiers import training
+
+        self._check_common_params()
+        self._check_model_params()
+        x = self._model_input(images)
+        y_encoded = self._encode_targets(y, n_samples=len(x))
+        seed = training.new_seed(self.random_state)
+        if validation_data is not None:
+            if not (isinstance(validation_data, (tuple, list))
+                    and len(validation_data) == 2):
+                raise TypeError(
+                    "validation_data must be a tuple (images_val, y_val); got "
+                    f"{type(validation_data).__name__}.")
+            x_val = self._model_input(validation_data[0],
+                                      name="validation_data[0]")
+            validation = (x_val, self._encode_validation_targets(
+                validation_data[1], n_samples=len(x_val)))
+        elif self.validation_split:
+            train, val = training.split_validation(
+                y_encoded, self.validation_split, task=self.task_, seed=seed)
+            validation = (x[val], y_encoded[val])
+            x, y_encoded = x[train], y_encoded[train]
+        else:
+            validation = None
+        if validation is not None:
+            validation = (validation[0], self._target_tensor(validation[1]))
+        sample_weight = self._sample_weight(y_encoded)
+        n_outputs = 1 if self.task_ == "binary" else len(self.classes_)
+        activation = "softmax" if self.task_ == "multiclass" else "sigmoid"
+        with training.seeded_build(seed), \
+                training.mixed_precision_scope(self.mixed_precision):
+            model = self._build_model(x.shape[1:], n_outputs, activation, seed)
+        self.model_ = model
+        self.history_ = self._train(
+            model, x, self._target_tensor(y_encoded),
+            sample_weight=sample_weight,
+            validation=validation, n_outputs=n_outputs, seed=seed)
+        self.n_epochs_ = len(self.history_.get("loss", ()))
+        return self
+
+    def _train(self, model, x, y, *, sample_weight, validation, n_outputs,
+               seed):
+        """One training stage; returns the history dict."""
+        from classifiers import training
+
+        training.compile_for_task(model, self.task_, n_outputs=n_outputs,
+                                  learning_rate=self._learning_rate())
+        callbacks = self._callbacks(validation is not None)
+        return training.fit_model(
+            model, x, y, sample_weight=sample_weight, validation=validation,
+            epochs=self.epochs, batch_size=self.batch_size,
+            callbacks=callbacks, verbose=self.verbose, seed=seed)
+
+    def _callbacks(self, has_validation):
+        from classifiers import training
+
+        return training.make_callbacks(
+            has_validation=has_validation,
+            early_stopping_patience=self.early_stopping_patience,
+            reduce_lr_patience=self.reduce_lr_patience,
+            target_val_loss=self.target_val_loss)
+
+    def _learning_rate(self):
+        return self.learning_rate
+
+    # --------------------------------------------------------- inputs
+    def _model_input(self, images, *, name="images"):
+        """Validated images as an (N, h, w, 1) float32 tensor for the model."""
+        stack = self._prepare_images(images, size=self._resolved_image_size(),
+                                     as_float=True, name=name)
+        x = stack[..., None].astype(np.float32, copy=False)
+        return x * np.float32(self._input_scale) if self._input_scale != 1 else x
+
+    def _target_tensor(self, y_encoded):
+        if self.task_ == "binary":
+            return y_encoded.reshape(-1, 1).astype(np.float32)
+        if self.task_ == "multiclass":
+            return np.eye(len(self.classes_), dtype=np.float32)[y_encoded]
+        return y_encoded.astype(np.float32)
+
+    def _check_common_params(self):
+        _check_int(self.batch_size, "batch_size", minimum=1)
+        _check_int(self.early_stopping_patience, "early_stopping_patience",
+                   minimum=0, allow_none=True)
+        _check_int(self.reduce_lr_patience, "reduce_lr_patience", minimum=0,
+                   allow_none=True)
+        _check_number(self.target_val_loss, "target_val_loss", low=0,
+                      allow_none=True)
+        _check_number(self.validation_split, "validation_split", low=0,
+                      high=1, low_open=False)
+        if self.verbose not in (0, 1, 2) or isinstance(self.verbose, bool):
+            raise ValueError(f"verbose must be 0 (silent), 1 (progress bar) or "
+                             f"2 (one line per epoch); got {self.verbose!r}.")
+        if not isinstance(self.mixed_precision, (bool, np.bool_)):
+            raise TypeError(f"mixed_precision must be True or False; got "
+                            f"{self.mixed_precision!r}.")
+        if self.random_state is not None:
+            _check_int(self.random_state, "random_state", minimum=0)
+        from classifiers.training import resolve_augmentation
+        resolve_augmentation(self.augment)
+
+    # ------------------------------------------------------ predicting
+    def predict_proba(self, images):
+        """Class probabilities for raw images (no augmentation).
+
+        Parameters
+        ----------
+        images : (N, H, W) ndarray or sequence of 2-D ndarray
+
+        Returns
+        -------
+        proba : (N, n_classes) or (N, L) float64 ndarray
+            Columns in ``classes_`` order; for binary models column 1 is the
+            sigmoid output and column 0 its complement. Multi-label models
+            give one independent probability per label.
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        from classifiers.training import predict_scores
+
+        check_is_fitted(self, "model_")
+        scores = predict_scores(self.model_, self._model_input(images),
+                                batch_size=self.batch_size)
+        if self.task_ == "binary":
+            return np.column_stack([1.0 - scores[:, 0], scores[:, 0]])
+        return scores
+
+    # -------------------------------------------------------- saving
+    def _preprocessing_info(self):
+        scale = "[0, 255]" if self._input_scale == 255 else "[0, 1]"
+        return {**super()._preprocessing_info(),
+                "image_size": list(self._resolved_image_size()),
+                "model_input": f"(N, h, w, 1) float32 on {scale}"}
+
+    def _save_native(self, directory):
+        import keras
+
+        self.model_.save(Path(directory) / _NATIVE_FILE)
+        return {"file": _NATIVE_FILE, "keras_backend": keras.backend.backend(),
+                "history": self.history_}
+
+    def _load_native(self, directory, sidecar):
+        native = sidecar.get("native") or {}
+        self.model_ = _load_keras_file(Path(directory) / native.get(
+            "file", _NATIVE_FILE))
+        self.history_ = {k: [float(v) for v in values] for k, values in
+                         dict(native.get("history") or {}).items()}
+        self.n_epochs_ = len(self.history_.get("loss", ()))
+
+    def __getstate__(self):
+        # A fitted network is pickled as its .keras archive bytes so that
+        # unpickling does not depend on Keras' own pickle support.
+        state = self.__dict__.copy()
+        if "model_" in state:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / _NATIVE_FILE
+                state["model_"].save(path)
+                state["model_"] = _KerasArchive(path.read_bytes())
+        return state
+
+    def __setstate__(self, state):
+        archive = state.get("model_")
+        if isinstance(archive, _KerasArchive):
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / _NATIVE_FILE
+                path.write_bytes(archive.data)
+                state["model_"] = _load_keras_file(path)
+        self.__dict__.update(state)
+
+
+class _KerasArchive:
+    """Bytes of a ``.keras`` file inside a pickled estimator."""
+
+    def __init__(self, data):
+        self.data = data
+
+
+def _load_keras_file(path):
+    import keras
+
+    from classifiers.training import keras_objects
+
+    keras_objects()  # registers the toolkit's layers for safe loading
+    return keras.saving.load_model(path, compile=False, safe_mode=True)
+
+
+class CNNClassifier(KerasImageClassifier):
+    """Convolutional network trained from scratch, small or deep.
+
+    ``"small"``: ``len(filters)`` blocks of 3x3 convolution + ReLU + 2x2 max
+    pooling (16 then 32 filters by default), flatten, a dense ReLU layer,
+    dropout, output. ``"deep"``: four blocks of two 3x3 convolutions with
+    batch normalisation and ReLU, then max pooling (16-128 filters), global
+    average pooling, dropout, a dense ReLU layer, dropout, output.
+    Augmentation layers (see :mod:`classifiers.training`) sit at the input
+    and act only during training. The output is one sigmoid unit (binary),
+    a softmax (multi-class) or one sigmoid per label (multi-label), trained
+    with Adam and the matching cross-entropy.
+
+    Parameters
+    ----------
+    architecture : {"small", "deep"}
+    image_size : int or (int, int)
+        Side the images are resized to (with padding), default 64.
+    filters : tuple of int, optional
+        Filters per block; default (16, 32) small, (16, 32, 64, 128) deep,
+        sized for CPUs (pass (32, 64, 128, 256) for a wider network on a
+        GPU: about 4 times the computation).
+    dense_units : int, optional
+        Units of the dense layer; default 64 small, 128 deep.
+    dropout : float, optional
+        Dropout rate before the output; default 0.5 small, 0.3 deep.
+    learning_rate : float, optional
+        Adam learning rate; default 1e-4 small, 1e-3 deep.
+    epochs : int
+        Maximum number of epochs.
+    batch_size : int
+    augment : bool or dict
+        On-the-fly augmentation; True for the defaults, a dict to change
+        them (:data:`classifiers.training.DEFAULT_AUGMENTATION`).
+    class_weight : None, "balanced" or dict
+        Weights per class label (e.g. ``{0: 1, 1: 5}``), given to the loss
+        as per-sample weights.
+    early_stopping_patience : int or None
+        Epochs without validation-loss improvement before stopping; the best
+        weights are restored. None disables early stopping.
+    reduce_lr_patience : int or None
+        Epochs without improvement before halving the learning rate.
+    target_val_loss : float or None
+        Stop as soon as the validation loss falls below this value.
+    validation_split : float
+        Fraction of the training images held out (stratified) when ``fit``
+        gets no ``validation_data``; 0 trains on all and monitors the
+        training loss.
+    verbose : {0, 1, 2}
+        0 silent, 1 a progress bar, 2 one line per epoch.
+    mixed_precision : bool
+        Build the layers with the ``"mixed_float16"`` policy (faster on
+        recent GPUs, slower on CPUs); the output stays float32.
+    random_state : int or None
+        Seeds weights, augmentation, dropout, batch order and the validation
+        split; the same value repeats a run (see
+        :mod:`classifiers.training` for the tolerance). None is not
+        repeatable.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    task_ : {"binary", "multiclass", "multilabel"}
+    model_ : keras.Model
+    history_ : dict of str to list of float
+        Per-epoch ``loss``, ``accuracy``, ``auc`` (and ``val_`` versions
+        when validating) and ``learning_rate``.
+    n_epochs_ : int
+        Epochs actually run.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> images = np.zeros((8, 20, 20), np.uint8)
+    >>> images[4:, 5:15, 5:15] = 255
+    >>> model = CNNClassifier(image_size=16, epochs=1, augment=False,
+    ...                       validation_split=0).fit(images, [0] * 4 + [1] * 4)
+    >>> model.predict_proba(images).shape
+    (8, 2)
+    """
+
+    def __init__(self, architecture="small", *, image_size=64, filters=None,
+                 dense_units=None, dropout=None, learning_rate=None,
+                 epochs=30, batch_size=32, augment=True, class_weight=None,
+                 early_stopping_patience=5, reduce_lr_patience=3,
+                 target_val_loss=None, validation_split=0.15, verbose=0,
+                 mixed_precision=False, random_state=0):
+        self.architecture = architecture
+        self.image_size = image_size
+        self.filters = filters
+        self.dense_units = dense_units
+        self.dropout = dropout
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.augment = augment
+        self.class_weight = class_weight
+        self.early_stopping_patience = early_stopping_patience
+        self.reduce_lr_patience = reduce_lr_patience
+        self.target_val_loss = target_val_loss
+        self.validation_split = validation_split
+        self.verbose = verbose
+        self.mixed_precision = mixed_precision
+        self.random_state = random_state
+
+    def _setting(self, name):
+        value = getattr(self, name)
+        return _ARCHITECTURES[self.architecture][name] if value is None \
+            else value
+
+    def _learning_rate(self):
+        return self._setting("learning_rate")
+
+    def _resolved_image_size(self):
+        return check_image_size(self.image_size)
+
+    def _check_model_params(self):
+        if self.architecture not in _ARCHITECTURES:
+            raise ValueError(f"architecture must be one of "
+                             f"{sorted(_ARCHITECTURES)}; got "
+                             f"{self.architecture!r}.")
+        _check_int(self.epochs, "epochs", minimum=1)
+        filters = self._setting("filters")
+        if (not isinstance(filters, (tuple, list)) or not filters
+                or any(isinstance(f, bool) or not isinstance(f, numbers.Integral)
+                       or f < 1 for f in filters)):
+            raise ValueError(f"filters must be a non-empty tuple of positive "
+                             f"ints, e.g. (16, 32); got {filters!r}.")
+        _check_int(self._setting("dense_units"), "dense_units", minimum=1)
+        _check_number(self._setting("dropout"), "dropout", low=0, high=1,
+                      low_open=False)
+        _check_number(self._learning_rate(), "learning_rate", low=0)
+        side = min(self._resolved_image_size())
+        if side < 2 ** len(filters):
+            raise ValueError(
+                f"image_size {self.image_size!r} is too small for "
+                f"{len(filters)} pooling blocks: each side must be >= "
+                f"{2 ** len(filters)}. Use a larger image_size or fewer "
+                "filters.")
+
+    def _build_model(self, input_shape, n_outputs, activation, seed):
+        import keras
+
+        from classifiers.training import augmentation_layers, \
+            resolve_augmentation
+
+        layers = keras.layers
+        inputs = keras.Input(shape=input_shape, name="image")
+        x = inputs
+        settings = resolve_augmentation(self.augment)
+        if settings is not None:
+            x = augmentation_layers(settings, value_range=(0.0, 1.0),
+                                    seed=seed)(x)
+        dropout = self._setting("dropout")
+        deep = self.architecture == "deep"
+        for block, n_filters in enumerate(self._setting("filters"), start=1):
+            for conv in range(1, 3 if deep else 2):
+                name = f"block{block}_conv{conv}"
+                x = layers.Conv2D(n_filters, 3, padding="same", use_bias=not deep,
+                                  activation=None if deep else "relu",
+                                  name=name)(x)
+                if deep:
+                    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+                    x = layers.Activation("relu", name=f"{name}_relu")(x)
+            x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
+        if deep:
+            x = layers.GlobalAveragePooling2D(name="global_pool")(x)
+            x = layers.Dropout(dropout, seed=seed + 11, name="pool_dropout")(x)
+        else:
+            x = layers.Flatten(name="flatten")(x)
+        x = layers.Dense(self._setting("dense_units"), activation="relu",
+                         name="dense")(x)
+        x = layers.Dropout(dropout, seed=seed + 12, name="dense_dropout")(x)
+        outputs = layers.Dense(n_outputs, activation=activation,
+                               dtype="float32", name="output")(x)
+        return keras.Model(inputs, outputs, name=f"cnn_{self.architecture}")

@@ -1,0 +1,326 @@
+"""Transfer learning from ImageNet backbones (``keras.applications``).
+
+:class:`TransferClassifier` puts a small head (global average pooling,
+dropout, an optional dense layer, output) on a pretrained convolutional
+backbone and trains in two stages, as practitioners do: first the head alone
+with the backbone frozen, then the top ``fine_tune_layers`` layers of the
+backbone together with the head at a lower learning rate. Batch-normalisation
+layers stay frozen (and in inference mode) throughout, so their ImageNet
+statistics are not disturbed by small X-ray batches.
+
+Inside the model, grayscale images on 0-255 are repeated to three channels
+and passed through the backbone's own
+``keras.applications.<module>.preprocess_input``, so the saved model takes
+the same raw input as the estimator.
+"""
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+from classifiers.base import check_image_size
+from classifiers.keras_models import KerasImageClassifier, _check_int, \
+    _check_number
+
+__all__ = ["BACKBONES", "TransferClassifier"]
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """How to build one backbone: constructor, module, input sizes."""
+
+    application: str
+    module: str
+    default_size: int
+    min_size: int
+
+
+#: Available backbones by name. ``min_size`` is the smallest image side
+#: ``keras.applications`` accepts without a classification top;
+#: ``default_size`` is the ImageNet training resolution.
+BACKBONES = MappingProxyType({
+    "mobilenetv2": Backbone("MobileNetV2", "mobilenet_v2", 224, 32),
+    "inceptionv3": Backbone("InceptionV3", "inception_v3", 299, 75),
+    "resnet50": Backbone("ResNet50", "resnet50", 224, 32),
+    "xception": Backbone("Xception", "xception", 299, 71),
+    "efficientnetb0": Backbone("EfficientNetB0", "efficientnet", 224, 32),
+})
+
+_WEIGHT_SUFFIXES = (".weights.h5", ".h5", ".hdf5", ".keras")
+
+
+class TransferClassifier(KerasImageClassifier):
+    """A pretrained ImageNet backbone with a new head, fine-tuned in two stages.
+
+    Stage 1 trains the head for ``epochs_frozen`` epochs with the backbone
+    frozen, at ``learning_rate``. Stage 2 (skipped when ``epochs_finetune``
+    or ``fine_tune_layers`` is 0, or when stage 1 reached
+    ``target_val_loss``) unfreezes the top ``fine_tune_layers`` backbone
+    layers, batch normalisation excepted, and trains for ``epochs_finetune``
+    more epochs at ``finetune_learning_rate``. Each stage has its own early
+    stopping (restoring that stage's best weights) and learning-rate
+    reduction; ``history_`` holds both stages one after the other.
+
+    Parameters
+    ----------
+    backbone : {"mobilenetv2", "inceptionv3", "resnet50", "xception", \
+"efficientnetb0"}
+    weights : "imagenet", None or path
+        ``"imagenet"`` downloads (once, into ``~/.keras/models``) the Keras
+        ImageNet weights. A path loads a local file: a ``.weights.h5`` or
+        ``.keras`` file saved from the same backbone built with
+        ``include_top=False``, or a Keras ImageNet ``.h5`` file (e.g.
+        ``*_notop.h5``) for offline use; every layer must match, or fitting
+        raises ValueError. None starts from random weights, which is meant
+        for offline tests: a frozen random backbone learns little, so train
+        from scratch with :class:`~classifiers.keras_models.CNNClassifier`.
+    image_size : int or (int, int), optional
+        Side the images are resized to (with padding). Default: the
+        backbone's ImageNet size (224, or 299 for inceptionv3 and
+        xception). Minimum: 32, or 75 for inceptionv3 and 71 for xception.
+    head_units : int or None
+        Units of a dense ReLU layer in the head; None for none.
+    head_dropout : float
+        Dropout rate before the output (and before the dense layer).
+    epochs_frozen, epochs_finetune : int
+        Maximum epochs of stage 1 and stage 2.
+    fine_tune_layers : int
+        Number of top backbone layers unfrozen in stage 2, counted in
+        ``backbone.layers`` (activation and add layers included).
+    learning_rate, finetune_learning_rate : float
+        Adam learning rates of stage 1 and stage 2.
+    batch_size, augment, class_weight, early_stopping_patience, \
+reduce_lr_patience, target_val_loss, validation_split, verbose, \
+mixed_precision, random_state
+        As in :class:`classifiers.keras_models.CNNClassifier`.
+
+    Attributes
+    ----------
+    classes_, task_, model_, history_, n_epochs_
+        As in :class:`classifiers.keras_models.CNNClassifier`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> images = np.zeros((4, 40, 40), np.uint8)
+    >>> images[2:, 10:30, 10:30] = 200
+    >>> model = TransferClassifier("mobilenetv2", weights=None, image_size=32,
+    ...                            epochs_frozen=1, epochs_finetune=0,
+    ...                            validation_split=0)
+    >>> model.fit(images, [0, 0, 1, 1]).predict_proba(images).shape
+    (4, 2)
+    """
+
+    _input_scale = 255.0
+
+    def __init__(self, backbone="mobilenetv2", *, weights="imagenet",
+                 image_size=None, head_units=128, head_dropout=0.3,
+                 epochs_frozen=10, epochs_finetune=10, fine_tune_layers=20,
+                 learning_rate=1e-3, finetune_learning_rate=1e-5,
+                 batch_size=32, augment=True, class_weight=None,
+                 early_stopping_patience=3, reduce_lr_patience=2,
+                 target_val_loss=None, validation_split=0.15, verbose=0,
+                 mixed_precision=False, random_state=0):
+        self.backbone = backbone
+        self.weights = weights
+        self.image_size = image_size
+        self.head_units = head_units
+        self.head_dropout = head_dropout
+        self.epochs_frozen = epochs_frozen
+        self.epochs_finetune = epochs_finetune
+        self.fine_tune_layers = fine_tune_layers
+        self.learning_rate = learning_rate
+        self.finetune_learning_rate = finetune_learning_rate
+        self.batch_size = batch_size
+        self.augment = augment
+        self.class_weight = class_weight
+        self.early_stopping_patience = early_stopping_patience
+        self.reduce_lr_patience = reduce_lr_patience
+        self.target_val_loss = target_val_loss
+        self.validation_split = validation_split
+        self.verbose = verbose
+        self.mixed_precision = mixed_precision
+        self.random_state = random_state
+
+    # ---------------------------------------------------------- checks
+    def _spec(self):
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {sorted(BACKBONES)}; got "
+                             f"{self.backbone!r}.")
+        return BACKBONES[self.backbone]
+
+    def _resolved_image_size(self):
+        spec = self._spec()
+        if self.image_size is None:
+            return spec.default_size, spec.default_size
+        size = check_image_size(self.image_size)
+        if min(size) < spec.min_size:
+            raise ValueError(
+                f"image_size must be >= {spec.min_size} for backbone "
+                f"{self.backbone!r}; got {self.image_size!r}. Use "
+                f"image_size={spec.min_size} or larger (default "
+                f"{spec.default_size}).")
+        return size
+
+    def _preprocessing_info(self):
+        return {**super()._preprocessing_info(),
+                "backbone_preprocess":
+                    f"keras.applications.{self._spec().module}.preprocess_input"}
+
+    def _weights_argument(self):
+        if self.weights is None or self.weights == "imagenet":
+            return self.weights
+        if not isinstance(self.weights, (str, os.PathLike)):
+            raise TypeError(f"weights must be 'imagenet', None or a file path; "
+                            f"got {type(self.weights).__name__} {self.weights!r}.")
+        path = Path(self.weights)
+        if not path.is_file():
+            raise ValueError(
+                f"weights file not found: '{self.weights}'. Pass an existing "
+                f"{' / '.join(_WEIGHT_SUFFIXES)} file, 'imagenet' or None.")
+        if not path.name.endswith(_WEIGHT_SUFFIXES):
+            raise ValueError(f"weights file '{self.weights}' must end in one of "
+                             f"{_WEIGHT_SUFFIXES}.")
+        return str(path)
+
+    def _check_model_params(self):
+        self._resolved_image_size()
+        self._weights_argument()
+        _check_int(self.head_units, "head_units", minimum=1, allow_none=True)
+        _check_number(self.head_dropout, "head_dropout", low=0, high=1,
+                      low_open=False)
+        _check_int(self.epochs_frozen, "epochs_frozen", minimum=1)
+        _check_int(self.epochs_finetune, "epochs_finetune", minimum=0)
+        _check_int(self.fine_tune_layers, "fine_tune_layers", minimum=0)
+        _check_number(self.learning_rate, "learning_rate", low=0)
+        _check_number(self.finetune_learning_rate, "finetune_learning_rate",
+                      low=0)
+
+    # ---------------------------------------------------------- model
+    def _make_backbone(self, input_shape):
+        import keras
+
+        spec = self._spec()
+        weights = self._weights_argument()
+        constructor = getattr(keras.applications, spec.application)
+        shape = tuple(input_shape[:2]) + (3,)
+        if weights is None:
+            return constructor(include_top=False, weights=None,
+                               input_shape=shape)
+        if weights == "imagenet":
+            try:
+                return constructor(include_top=False, weights="imagenet",
+                                   input_shape=shape)
+            except Exception as exc:  # Keras raises a bare Exception here
+                if "URL fetch failure" not in str(exc):
+                    raise
+                raise ConnectionError(
+                    f"could not download the ImageNet weights of "
+                    f"{self.backbone!r}: {exc}. Connect once (Keras caches "
+                    "them in ~/.keras/models), or pass weights=<path to a "
+                    "local copy> or weights=None.") from exc
+        # Keras reports layers it could not fill as warnings and keeps their
+        # random weights; a local file must fit every layer, so both a
+        # failure and such a warning are turned into one clear error.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                backbone = constructor(include_top=False, weights=weights,
+                                       input_shape=shape)
+                problem = next((str(w.message) for w in caught
+                                if "Skipping" in str(w.message)), None)
+            except (ValueError, KeyError) as exc:
+                backbone, problem = None, str(exc)
+        if problem is not None:
+            raise ValueError(
+                f"weights file '{weights}' does not fit backbone "
+                f"{self.backbone!r} (include_top=False): {problem[:500]} Save "
+                "the file from the same backbone, e.g. keras.applications."
+                f"{spec.application}(include_top=False, weights=None)"
+                ".save_weights('backbone.weights.h5').")
+        for warning in caught:
+            warnings.warn_explicit(warning.message, warning.category,
+                                   warning.filename, warning.lineno)
+        return backbone
+
+    def _build_model(self, input_shape, n_outputs, activation, seed):
+        import keras
+
+        from classifiers.training import augmentation_layers, keras_objects, \
+            resolve_augmentation
+
+        layers = keras.layers
+        inputs = keras.Input(shape=input_shape, name="image")
+        x = inputs
+        settings = resolve_augmentation(self.augment)
+        if settings is not None:
+            x = augmentation_layers(settings, value_range=(0.0, 255.0),
+                                    seed=seed)(x)
+        x = keras_objects().BackbonePreprocessing(
+            self._spec().module, dtype="float32", name="preprocess")(x)
+        backbone = self._make_backbone(input_shape)
+        backbone.trainable = False
+        # training=False keeps batch normalisation in inference mode even
+        # when the top layers are unfrozen for fine-tuning.
+        x = backbone(x, training=False)
+        x = layers.GlobalAveragePooling2D(name="global_pool")(x)
+        x = layers.Dropout(self.head_dropout, seed=seed + 11,
+                           name="head_dropout")(x)
+        if self.head_units is not None:
+            x = layers.Dense(self.head_units, activation="relu",
+                             name="head_dense")(x)
+            x = layers.Dropout(self.head_dropout, seed=seed + 12,
+                               name="head_dense_dropout")(x)
+        outputs = layers.Dense(n_outputs, activation=activation,
+                               dtype="float32", name="output")(x)
+        return keras.Model(inputs, outputs, name=f"transfer_{self.backbone}")
+
+    # -------------------------------------------------------- training
+    def _train(self, model, x, y, *, sample_weight, validation, n_outputs,
+               seed):
+        from classifiers import training
+
+        common = dict(sample_weight=sample_weight, validation=validation,
+                      batch_size=self.batch_size, verbose=self.verbose,
+                      seed=seed)
+        training.compile_for_task(model, self.task_, n_outputs=n_outputs,
+                                  learning_rate=self.learning_rate)
+        callbacks = self._callbacks(validation is not None)
+        history = training.fit_model(model, x, y, epochs=self.epochs_frozen,
+                                     callbacks=callbacks, **common)
+        target_stop = training.keras_objects().TargetLossStop
+        reached_target = any(isinstance(c, target_stop)
+                             and c.stopped_epoch is not None
+                             for c in callbacks)
+        if self.epochs_finetune == 0 or self.fine_tune_layers == 0 \
+                or reached_target:
+            return history
+        self._unfreeze_top(_backbone_of(model))
+        training.compile_for_task(model, self.task_, n_outputs=n_outputs,
+                                  learning_rate=self.finetune_learning_rate)
+        stage2 = training.fit_model(
+            model, x, y, epochs=self.epochs_finetune,
+            callbacks=self._callbacks(validation is not None),
+            initial_epoch=len(history["loss"]), **common)
+        return {key: history.get(key, []) + stage2.get(key, [])
+                for key in {**history, **stage2}}
+
+    def _unfreeze_top(self, backbone):
+        """Make the top ``fine_tune_layers`` layers trainable, BN excepted."""
+        import keras
+
+        backbone.trainable = True
+        n_frozen = max(len(backbone.layers) - self.fine_tune_layers, 0)
+        for index, layer in enumerate(backbone.layers):
+            layer.trainable = (index >= n_frozen and not isinstance(
+                layer, keras.layers.BatchNormalization))
+
+
+def _backbone_of(model):
+    """The ``keras.applications`` sub-model inside a built classifier."""
+    import keras
+
+    return next(layer for layer in model.layers
+                if isinstance(layer, keras.Model) and layer.name != "augmentation")
