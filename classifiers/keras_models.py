@@ -27,8 +27,11 @@ _NATIVE_FILE = "model.keras"
 
 #: Per-architecture defaults for parameters left at None.
 _ARCHITECTURES = {
+    # 1e-4, common in notebooks, barely moved the small CNN within the short
+    # schedules of a quick run (chance level after 8 epochs on phantoms);
+    # 1e-3 learned the same tasks.
     "small": {"filters": (16, 32), "dense_units": 64, "dropout": 0.5,
-              "learning_rate": 1e-4},
+              "learning_rate": 1e-3},
     "deep": {"filters": (16, 32, 64, 128), "dense_units": 128, "dropout": 0.3,
              "learning_rate": 1e-3},
 }
@@ -308,7 +311,8 @@ class CNNClassifier(KerasImageClassifier):
     dropout : float, optional
         Dropout rate before the output; default 0.5 small, 0.3 deep.
     learning_rate : float, optional
-        Adam learning rate; default 1e-4 small, 1e-3 deep.
+        Adam learning rate; default 1e-3 for both (1e-4 is a common choice
+        for longer schedules).
     epochs : int
         Maximum number of epochs.
     batch_size : int

@@ -17,7 +17,7 @@ import pytest
 from benchmarks.cli import main
 from benchmarks.metrics import choose_threshold, evaluate_predictions, predictions_to_arrays
 
-PHANTOMS = ["--data-option", "n_images=60", "--data-option", "image_size=64",
+PHANTOMS = ["--data", "phantoms:fracture", "--data-option", "n_images=60", "--data-option", "image_size=64",
             "--image-size", "32"]
 FAST = ["--set", "edge-xgb.n_estimators=20", "--set", "hog-xgb.n_estimators=20"]
 REQUIRED_COLUMNS = ["model", "fold", "accuracy", "balanced_accuracy", "precision", "recall",

@@ -107,10 +107,10 @@ def test_dataset_validates_its_fields(changes, error, match):
 
 def test_phantoms_default_source_and_tasks():
     ds = load_dataset(None, n_images=8, image_size=32, seed=3)
-    assert ds.name == "phantoms:fracture" and ds.task == "binary"
+    assert ds.name == "phantoms:four-class" and ds.task == "multiclass"
     assert ds.images.shape == (8, 32, 32) and ds.images.dtype == np.uint8
     assert ds.paths is None and ds.split is None and ds.groups is None
-    assert np.bincount(ds.labels).tolist() == [4, 4]
+    assert np.bincount(ds.labels).tolist() == [2, 2, 2, 2]
     same = load_dataset("phantoms", n_images=8, image_size=32, seed=3)
     assert same.fingerprint() == ds.fingerprint()
     other = load_dataset("phantoms", n_images=8, image_size=32, seed=4)

@@ -20,7 +20,8 @@ CLASSES = ("intact", "fracture")
 
 
 def _run(out, **options):
-    settings = {"dataset_options": PHANTOMS, "models": ("edge-xgb",), "image_size": 32,
+    settings = {"data": "phantoms:fracture", "dataset_options": PHANTOMS,
+                "models": ("edge-xgb",), "image_size": 32,
                 "model_params": {"edge-xgb": FAST["edge-xgb"]}, "n_bootstrap": 200,
                 "out": out, "quiet": True}
     return run_benchmark(**{**settings, **options})
