@@ -24,6 +24,7 @@ Hooks a model class implements (see :mod:`classifiers.base`):
 
 import importlib
 import json
+import os
 import warnings
 from importlib import metadata
 from pathlib import Path
@@ -89,6 +90,10 @@ def encode_value(value, *, name="value"):
 
     if value is None or isinstance(value, (bool, int, str)):
         return value
+    if isinstance(value, os.PathLike):
+        # A weights file given as a Path is stored as its string; loading
+        # gives back a str, which every path parameter accepts.
+        return os.fspath(value)
     if isinstance(value, float):
         if not np.isfinite(value):
             return {"__float__": repr(value)}

@@ -175,3 +175,12 @@ def test_arrays_round_trip_and_objects_are_refused():
         from sklearn.preprocessing import StandardScaler
 
         encode_value(StandardScaler(), name="features")
+
+
+def test_path_parameters_are_stored_as_strings():
+    from pathlib import Path
+
+    from classifiers.persistence import decode_value, encode_value
+
+    assert decode_value(encode_value(Path("weights") / "backbone.weights.h5")) == \
+        str(Path("weights") / "backbone.weights.h5")
