@@ -13,8 +13,9 @@ each working size, times (median images per second of several repeats):
   ('all'), on decoded images and end to end from the files with
   :func:`xray_features.extract_features`, serially and with ``--n-jobs``.
 
-Serial rates are per core; parallel rates are also divided by the number of
-workers. Memory mode streams many images (a few files repeated) through
+Serial rates are per core (CPU time of all threads; OpenCV may use several
+unless ``--cv2-threads 1``); parallel rates are also divided by the number of
+workers, which run OpenCV single-threaded. Memory mode streams many images (a few files repeated) through
 :func:`xray_features.extract_features` and prints the resident memory at
 checkpoints, to show that it does not grow with the number of images beyond
 the output matrix itself.
@@ -66,7 +67,7 @@ def skimage_features(image):
     """The per-image scikit-image recipe: HOG, LBP, GLCM, statistics, edges.
 
     Same settings as the toolkit's presets (HOG 9 orientations, 16-pixel
-    cells, 2 x 2 blocks; uniform LBP P=8 at R=1, 2; GLCM at distances 1, 2, 4,
+    cells, 2 x 2 blocks; uniform LBP P=8 at R=1, 2; GLCM at distances 1, 3, 5,
     four angles, 32 levels; threshold 150 then Canny with sigma 1).
     """
     from scipy import stats
@@ -78,7 +79,7 @@ def skimage_features(image):
     for radius in (1, 2):
         codes = local_binary_pattern(image, 8, radius, "uniform")
         parts.append(np.histogram(codes, bins=10, range=(0, 10), density=True)[0])
-    glcm = graycomatrix(image // 8, [1, 2, 4], [0, np.pi / 4, np.pi / 2, 3 * np.pi / 4],
+    glcm = graycomatrix(image // 8, [1, 3, 5], [0, np.pi / 4, np.pi / 2, 3 * np.pi / 4],
                         levels=32, symmetric=True, normed=True)
     parts += [graycoprops(glcm, prop).ravel() for prop in _GLCM_PROPERTIES]
     values = image.ravel() / 255.0
@@ -147,12 +148,17 @@ def _serial_tasks(paths, size):
 
 
 def _throughput(args):
+    import cv2
+
     from xray_features.batch import extract_features
 
+    if args.cv2_threads:
+        cv2.setNumThreads(args.cv2_threads)   # this process only: a benchmark setting
     with tempfile.TemporaryDirectory() as folder:
         paths = write_phantom_pngs(folder, args.n_images, size=args.source_size)
         print(f"{args.n_images} phantom PNGs of {args.source_size} x {args.source_size}; "
-              f"medians of {args.repeats} repeats; serial rows run in this process\n")
+              f"medians of {args.repeats} repeats; serial rows run in this process "
+              f"with {cv2.getNumThreads()} OpenCV thread(s)\n")
         for size in args.sizes:
             rows = _measure(_serial_tasks(paths, size), args.repeats)
             parallel = None
@@ -276,9 +282,13 @@ def main(argv=None):
     parser.add_argument("--preset", default="all", choices=_PRESETS,
                         help="extractor of the memory check")
     parser.add_argument("--chunk-size", type=int, default=256)
+    parser.add_argument("--cv2-threads", type=int, default=0,
+                        help="OpenCV threads of the serial rows (default: OpenCV's "
+                             "own choice); 1 makes their CPU time a single core's, as "
+                             "in the parallel workers")
     args = parser.parse_args(argv)
-    if args.n_images < 1 or args.repeats < 1 or args.n_jobs < 1:
-        parser.error("--n-images, --repeats and --n-jobs must be >= 1")
+    if args.n_images < 1 or args.repeats < 1 or args.n_jobs < 1 or args.cv2_threads < 0:
+        parser.error("--n-images, --repeats and --n-jobs must be >= 1, --cv2-threads >= 0")
     (_memory if args.memory else _throughput)(args)
     return 0
 

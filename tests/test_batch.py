@@ -204,3 +204,16 @@ def test_custom_loader(tmp_path):
                                  progress=False)
     np.testing.assert_array_equal(X, CountingFeatures().transform(images))
     assert report.skipped == ()
+
+
+def test_cache_key_covers_the_private_maths_modules():
+    # The LBP and GLCM maths live in private modules of the package: editing
+    # them must start a fresh cache folder too.
+    from xray_features.batch import _extractor_key
+
+    key, record = _extractor_key(TextureFeatures())
+    hashed = {name.split(":")[1] for name in record["sources"]}
+    assert {"texture.py", "_lbp.py", "_glcm.py", "_intensity.py", "_base.py",
+            "preprocess.py"} <= hashed
+    assert _extractor_key(TextureFeatures())[0] == key
+    assert _extractor_key(TextureFeatures(method="exact"))[0] != key

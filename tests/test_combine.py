@@ -136,3 +136,86 @@ def test_all_features_separate_phantom_classes():
     model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
     accuracy = cross_val_score(model, X, labels, cv=4).mean()
     assert accuracy > 0.75   # chance is 0.5 (balanced classes)
+
+
+# ------------------------------------------------------------ resize once
+def _stack_parts(size_a=48, size_b=48):
+    from xray_features.edges import BrightEdgeFeatures
+
+    return [("edge", BrightEdgeFeatures(image_size=size_a)),
+            ("hog", HOGFeatures(image_size=size_a)),
+            ("texture", TextureFeatures(image_size=size_b))]
+
+
+def _pictures():
+    phantom = make_phantom_dataset("fracture", n_images=1, size=96, seed=2)[0][0]
+    return {"uint8 larger": phantom, "uint8 smaller": phantom[::3, ::3],
+            "uint16": phantom.astype(np.uint16) * 257, "float": phantom / 255.0,
+            "bool": phantom > 100, "working size": phantom[:48, :48]}
+
+
+@pytest.mark.parametrize("sizes", [(48, 48), (48, 40)])
+def test_combined_features_equal_the_parts_called_separately(sizes):
+    pairs = _stack_parts(*sizes)
+    union = CombinedFeatures(pairs)
+    for name, image in _pictures().items():
+        separate = np.concatenate([extractor.extract_one(image) for _, extractor in pairs])
+        np.testing.assert_array_equal(union.extract_one(image), separate, err_msg=name)
+
+
+def test_combined_features_resize_once_per_working_size(monkeypatch):
+    import cv2
+
+    calls = []
+    original = cv2.resize
+
+    def counting_resize(*args, **kwargs):
+        calls.append(args[0].shape)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(cv2, "resize", counting_resize)
+    image = _pictures()["uint8 larger"]
+    CombinedFeatures(_stack_parts(48, 48)).extract_one(image)
+    assert calls == [(96, 96)]   # one resize shared by the three parts
+    calls.clear()
+    CombinedFeatures(_stack_parts(48, 40)).extract_one(image)
+    assert calls == [(96, 96), (96, 96)]   # one per distinct working size
+    calls.clear()
+    CombinedFeatures(_stack_parts(48, 48)).extract_one(image[:48, :48])
+    assert calls == []   # already at the working size
+
+
+def test_combined_working_size_is_the_shared_size():
+    assert CombinedFeatures(_stack_parts(48, 48))._working_size() == (48, 48)
+    assert CombinedFeatures(_stack_parts(48, 40))._working_size() is None
+    nested = CombinedFeatures([("inner", CombinedFeatures(_stack_parts(48, 48))),
+                               ("more", HOGFeatures(image_size=48))])
+    assert nested._working_size() == (48, 48)
+    image = _pictures()["uint8 larger"]
+    parts = nested.extractors[0][1].extract_one(image), nested.extractors[1][1].extract_one(image)
+    np.testing.assert_array_equal(nested.extract_one(image), np.concatenate(parts))
+
+
+def test_to_frame_of_combined_features():
+    union = _union()
+    images = np.stack([_image(seed) for seed in range(3)])
+    frame = union.to_frame(images, ids=["a.png", "b.png", "c.png"])
+    assert list(frame.columns) == list(union.get_feature_names_out())
+    assert frame.columns[0] == "hog__hog_b0_c0_o0"
+    assert frame.index.name == "id" and list(frame.index) == ["a.png", "b.png", "c.png"]
+    np.testing.assert_array_equal(frame.to_numpy(), union.transform(images))
+    assert list(union.to_frame(list(images)).index) == [0, 1, 2]
+    with pytest.raises(ValueError, match="one entry per image; got 2 ids for 3 images"):
+        union.to_frame(images, ids=["a", "b"])
+    with pytest.raises(ValueError, match=r"ids must be unique; got duplicates \['a'\]"):
+        union.to_frame(images, ids=["a", "b", "a"])
+
+
+def test_resized_picture_gives_the_same_features_in_every_dtype():
+    # The shared working image is float32 on [0, 1] before resampling, so the
+    # dtype of the picture does not matter, even where it is resized.
+    union = CombinedFeatures(_stack_parts(48, 40))
+    picture = _pictures()["uint8 larger"]
+    expected = union.extract_one(picture)
+    for other in (picture.astype(np.uint16) * 257, picture / 255.0):
+        np.testing.assert_array_equal(union.extract_one(other), expected)

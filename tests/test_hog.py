@@ -168,8 +168,9 @@ def test_pickle_round_trip_gives_the_same_features():
 
 @pytest.mark.parametrize("params, match", [
     ({"orientations": 0}, "orientations must be an integer >= 1; got 0"),
-    ({"pixels_per_cell": (0, 8)}, r"pixels_per_cell\[0\] must be an integer >= 1"),
-    ({"cells_per_block": "2"}, "cells_per_block must be a positive int or a pair"),
+    ({"pixels_per_cell": (0, 8)}, r"pixels_per_cell\[0\] \(rows\) must be an integer >= 1"),
+    ({"cells_per_block": "2"},
+     r"cells_per_block must be a positive int or a \(rows, columns\) pair .*; got '2'"),
     ({"block_norm": "L3"}, r"block_norm must be one of \('L1', 'L1-sqrt', 'L2', 'L2-Hys'\)"),
     ({"method": "opencv"}, "method must be one of"),
     ({"transform_sqrt": "no"}, "transform_sqrt must be True or False"),

@@ -6,12 +6,58 @@ scikit-learn transformer that maps it over a stack of images. Batch engines
 the engine can change without touching an extractor.
 """
 
+import cv2
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from xray_features._validation import check_image, check_images
+from xray_features.preprocess import to_float32
 
-__all__ = ["ImageFeatures"]
+__all__ = ["ImageFeatures", "working_image"]
+
+
+def working_image(image, size):
+    """Resize a validated image to an extractor's working size.
+
+    Every extractor resizes through this function before anything else, so
+    one resized image can be shared by several extractors (see
+    :class:`~xray_features.combine.CombinedFeatures`) with the same result
+    as resizing in each. The image is converted to float32 on [0, 1] first
+    (as :func:`~xray_features.preprocess.to_float32`), so the same picture in
+    any dtype gives the same working image and no precision is lost to
+    rounding the resampled values; then it is resampled as
+    :func:`~xray_features.preprocess.resize` does (area averaging when
+    shrinking, bilinear otherwise).
+
+    Parameters
+    ----------
+    image : (M, N) ndarray
+        bool, uint8, uint16 or float image in [0, 1].
+    size : (int, int) or None
+        Working (rows, columns); None keeps the image as it is.
+
+    Returns
+    -------
+    image : ndarray
+        ``image`` itself when ``size`` is None or is its shape; otherwise a
+        float32 array of shape ``size`` with values in [0, 1].
+
+    Examples
+    --------
+    >>> small = working_image(np.full((40, 30), 255, dtype=np.uint8), (20, 15))
+    >>> small.shape, small.dtype.name, float(small.max())
+    ((20, 15), 'float32', 1.0)
+    """
+    if size is None or image.shape == tuple(size):
+        return image
+    work = to_float32(image)
+    height, width = size
+    shrinking = height <= work.shape[0] and width <= work.shape[1]
+    # cv2.resize itself rather than preprocess.resize, which would scan the
+    # whole source for its range; to_float32 already bounds it to [0, 1].
+    out = cv2.resize(work, (width, height),
+                     interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    return np.clip(out, 0, 1, out=out).reshape(height, width)
 
 
 class ImageFeatures(TransformerMixin, BaseEstimator):
@@ -26,7 +72,11 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
         The ``F`` names, computed from the parameters alone.
 
     and may implement ``_validate_params()``, which raises ``ValueError`` for
-    invalid parameters; it runs before any extraction.
+    invalid parameters (it runs before any extraction), and
+    ``_working_size()``, the (rows, columns) to which ``_extract`` first
+    resizes an image with :func:`working_image` (None: no resizing). An
+    image that already has the working shape is used as it is, so a caller
+    may resize once for several extractors.
 
     Extractors learn nothing from data, so ``fit`` only validates and
     ``transform`` works on an unfitted extractor too (scikit-learn's
@@ -41,6 +91,10 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
 
     def _validate_params(self):
         """Raise ``ValueError`` for invalid parameters (subclasses extend)."""
+
+    def _working_size(self):
+        """The (rows, columns) images are resized to first, or None."""
+        return None
 
     def extract_one(self, image):
         """Return the feature vector of one image.
@@ -60,7 +114,9 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
         features = np.asarray(self._extract(image), dtype=np.float32).ravel()
         # Constant or degenerate images can make ratios 0/0; a feature vector
         # must stay usable by every downstream model, so map those to 0.
-        return np.nan_to_num(features, nan=0.0, posinf=0.0, neginf=0.0)
+        if not np.isfinite(features).all():
+            features = np.nan_to_num(features, nan=0.0, posinf=0.0, neginf=0.0)
+        return features
 
     def fit(self, images, y=None):
         """Validate parameters and input; learn nothing.
@@ -101,6 +157,52 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
         for index, image in enumerate(images):
             features[index] = self.extract_one(image)
         return features
+
+    def to_frame(self, images, ids=None):
+        """Extract features into a table, one row per image.
+
+        Parameters
+        ----------
+        images : (N, M, K) ndarray or sequence of (M, K) ndarray
+        ids : sequence of N unique hashables, optional
+            Row labels, e.g. file names; default ``0 .. N - 1``.
+
+        Returns
+        -------
+        frame : pandas.DataFrame
+            Shape (N, F), float32 columns named by
+            ``get_feature_names_out()``, index named ``"id"``.
+
+        Raises
+        ------
+        ValueError
+            If ``ids`` does not hold one unique entry per image.
+
+        Examples
+        --------
+        >>> from xray_features.texture import TextureFeatures
+        >>> extractor = TextureFeatures(image_size=16, parts=("stats",))
+        >>> frame = extractor.to_frame(np.zeros((2, 8, 8)), ids=["a", "b"])
+        >>> frame.shape, frame.index.tolist(), frame.columns[0]
+        ((2, 14), ['a', 'b'], 'stat_mean')
+        """
+        import pandas as pd
+
+        images = check_images(images)
+        if ids is None:
+            index = pd.RangeIndex(len(images), name="id")
+        else:
+            index = pd.Index(list(ids), name="id")
+            if len(index) != len(images):
+                raise ValueError(f"ids must have one entry per image; got {len(index)} "
+                                 f"ids for {len(images)} images. Pass one id per image, "
+                                 "or none for 0 .. N - 1.")
+            if not index.is_unique:
+                duplicates = index[index.duplicated()].unique().tolist()[:5]
+                raise ValueError(f"ids must be unique; got duplicates {duplicates}. "
+                                 "Use e.g. file paths instead of file names.")
+        return pd.DataFrame(self.transform(images), index=index,
+                            columns=self.get_feature_names_out())
 
     def get_feature_names_out(self, input_features=None):
         """Return the output feature names.

@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["check_image", "check_images", "check_positive_int"]
+__all__ = ["check_image", "check_images", "check_positive_int", "check_pair"]
 
 _SUPPORTED_KINDS = "bool, uint8, uint16 or float (values in [0, 1])"
 
@@ -114,6 +114,53 @@ def check_positive_int(value, *, name, minimum=1):
     >>> check_positive_int(8, name="orientations")
     8
     """
+    if type(value) is int and value >= minimum:   # the common case, without ABC checks
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}.")
     return int(value)
+
+
+def check_pair(value, *, name, minimum=1, parts=("rows", "columns")):
+    """Return ``(int, int)`` from an int or a pair of integers >= ``minimum``.
+
+    Parameters
+    ----------
+    value : int or (int, int)
+        One int stands for both sides.
+    name : str
+        How the argument is called in error messages.
+    minimum : int, optional
+        Smallest accepted value of each side.
+    parts : (str, str), optional
+        What the two sides are called in error messages, e.g.
+        ``("height", "width")``.
+
+    Returns
+    -------
+    pair : (int, int)
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is neither an int nor a pair, or a side is below
+        ``minimum``; the message names the side.
+
+    Examples
+    --------
+    >>> check_pair(16, name="pixels_per_cell")
+    (16, 16)
+    >>> check_pair((32, 24), name="shape", parts=("height", "width"))
+    (32, 24)
+    """
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = (value, value)
+    try:
+        if isinstance(value, (str, bytes)):   # would unpack into characters
+            raise TypeError
+        first, second = value
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a positive int or a ({parts[0]}, {parts[1]}) "
+                         f"pair of positive ints; got {value!r}.") from None
+    return (check_positive_int(first, name=f"{name}[0] ({parts[0]})", minimum=minimum),
+            check_positive_int(second, name=f"{name}[1] ({parts[1]})", minimum=minimum))

@@ -8,8 +8,8 @@ flat however many images there are; only the float32 feature matrix grows.
 The on-disk cache keeps one ``.npy`` vector per image under
 ``cache_dir/<extractor key>/``. The extractor key hashes the extractor's
 class, its parameters (nested ones included), the package version and the
-source of the extractor modules, so changing any of them starts a fresh
-folder. The image key hashes the image *content*: the file bytes (plus the
+source of the extractor's package (its private modules included), so
+changing any of them starts a fresh folder. The image key hashes the image *content*: the file bytes (plus the
 loader's name) for paths, or dtype, shape and pixels for arrays. Content is
 safer than path, size and modification time, which miss an edited file of
 the same size and break on copies and renames; hashing a file costs far less
@@ -104,6 +104,18 @@ def _classes(description):
     return set()
 
 
+def _source_files(module_name):
+    """The files whose source can change the output of a class of this module:
+    every module of its package (extractors share private modules such as
+    ``xray_features._lbp``), or the module alone outside a package."""
+    file = getattr(sys.modules.get(module_name), "__file__", None)
+    if not file or not os.path.isfile(file):
+        return []
+    if "." not in module_name:
+        return [Path(file)]
+    return sorted(Path(file).parent.glob("*.py"))
+
+
 def _extractor_key(extractor):
     """(hex key, description) identifying the extractor's output."""
     from importlib.metadata import PackageNotFoundError, version
@@ -115,9 +127,8 @@ def _extractor_key(extractor):
         package_version = "unknown"
     sources = {}
     for name in sorted({cls.rsplit(".", 1)[0] for cls in _classes(description)}):
-        file = getattr(sys.modules.get(name), "__file__", None)
-        if file and os.path.isfile(file):
-            sources[name] = hashlib.sha256(Path(file).read_bytes()).hexdigest()
+        for file in _source_files(name):
+            sources[f"{name}:{file.name}"] = hashlib.sha256(file.read_bytes()).hexdigest()
     record = {"extractor": description, "version": package_version,
               "cache_format": _CACHE_FORMAT, "sources": sources}
     text = json.dumps(record, sort_keys=True)

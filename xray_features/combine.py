@@ -15,7 +15,7 @@ from types import MappingProxyType
 import numpy as np
 from sklearn.base import clone
 
-from xray_features._base import ImageFeatures
+from xray_features._base import ImageFeatures, working_image
 
 __all__ = ["CombinedFeatures", "make_features", "FEATURE_PRESETS"]
 
@@ -64,6 +64,9 @@ class CombinedFeatures(ImageFeatures):
 
     Notes
     -----
+    Each image is resized once per working size that parts share (the
+    ``image_size`` of the presets) and handed to those parts, instead of
+    being resized by each; the features are the same as the parts' own.
     Feature names are ``{name}__{feature}``, so they stay unique and tell
     which extractor each column came from. Parameters of the parts are
     reachable as ``{name}__{parameter}`` in ``get_params``/``set_params``,
@@ -93,9 +96,22 @@ class CombinedFeatures(ImageFeatures):
         return [f"{name}__{feature}" for name, extractor in _check_extractors(self.extractors)
                 for feature in extractor._feature_names()]
 
+    def _working_size(self):
+        sizes = {extractor._working_size() for _, extractor in _check_extractors(self.extractors)}
+        return sizes.pop() if len(sizes) == 1 else None
+
     def _extract(self, image):
-        return np.concatenate([extractor.extract_one(image)
-                               for _, extractor in _check_extractors(self.extractors)])
+        # Resize once per working size shared by the parts: each part would
+        # resize with the same working_image, and skips an image that
+        # already has its working shape, so the features are the same.
+        resized, features = {}, []
+        for _, extractor in _check_extractors(self.extractors):
+            size = extractor._working_size()
+            if size is not None and size not in resized:
+                resized[size] = working_image(image, size)
+            part = image if size is None else resized[size]
+            features.append(np.asarray(extractor._extract(part), dtype=np.float32).ravel())
+        return np.concatenate(features)
 
     def get_params(self, deep=True):
         """Parameters, with each part and its parameters when ``deep``.

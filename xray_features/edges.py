@@ -24,14 +24,15 @@ absorbs float rounding, so ``image``, ``image.astype(np.uint16) * 257`` and
 ``image / 255`` give the same bright region for a uint8 ``image``.
 """
 
+import functools
 import numbers
 
 import cv2
 import numpy as np
 
-from xray_features._base import ImageFeatures
-from xray_features._validation import check_image, check_images, check_positive_int
-from xray_features.preprocess import denoise_gaussian, resize, to_float32
+from xray_features._base import ImageFeatures, working_image
+from xray_features._validation import check_image, check_pair, check_positive_int
+from xray_features.preprocess import denoise_gaussian, to_float32
 
 __all__ = ["bright_edge_map", "bright_edge_features", "BrightEdgeFeatures"]
 
@@ -43,20 +44,9 @@ _CANNY_LOW, _CANNY_HIGH = 100, 200
 _SQUARE = np.ones((3, 3), dtype=np.uint8)
 
 
-def _pair(value, name):
-    """Return ``(int, int)`` from an int or a pair of positive ints."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        value = (value, value)
-    try:
-        first, second = value
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive int or a pair of positive ints "
-                         f"(rows, columns); got {value!r}.") from None
-    return (check_positive_int(first, name=f"{name}[0]"),
-            check_positive_int(second, name=f"{name}[1]"))
-
-
 def _real(value, name, low, high, hint):
+    if type(value) in (int, float) and low <= value <= high:   # without ABC checks
+        return float(value)
     if (isinstance(value, bool) or not isinstance(value, numbers.Real)
             or not np.isfinite(value) or not low <= value <= high):
         raise ValueError(f"{name} must be a number in [{low}, {high}]; got {value!r}. "
@@ -76,13 +66,13 @@ def _check_map_params(threshold, method, sigma):
 def _check_params(threshold, method, sigma, grid, orientations, cell_orientations,
                   image_size):
     params = _check_map_params(threshold, method, sigma)
-    grid = _pair(grid, "grid")
+    grid = check_pair(grid, name="grid")
     orientations = check_positive_int(orientations, name="orientations")
     if not isinstance(cell_orientations, (bool, np.bool_)):
         raise ValueError(f"cell_orientations must be True or False; got "
                          f"{cell_orientations!r}.")
     if image_size is not None:
-        image_size = _pair(image_size, "image_size")
+        image_size = check_pair(image_size, name="image_size")
         if image_size[0] < max(grid[0], 3) or image_size[1] < max(grid[1], 3):
             raise ValueError(f"image_size {image_size} must be at least the grid "
                              f"{grid} and at least 3 pixels per side; got too small "
@@ -104,14 +94,14 @@ def _grey_levels(image):
 
 
 def _edge_maps(grey, *, threshold, method, sigma):
-    """Smoothed image, bright mask and edge mask of a 0-255 float32 image."""
+    """Smoothed image, bright mask and edge mask (uint8, 255 where set) of a
+    0-255 float32 image."""
     smooth = denoise_gaussian(grey, sigma=sigma) if sigma > 0 else grey
-    bright = smooth > threshold + _TIE_TOLERANCE
-    mask = bright.astype(np.uint8) * np.uint8(255)
+    bright = (smooth > threshold + _TIE_TOLERANCE).view(np.uint8) * np.uint8(255)
     if method == "canny":
-        edges = cv2.Canny(mask, _CANNY_LOW, _CANNY_HIGH) > 0
+        edges = cv2.Canny(bright, _CANNY_LOW, _CANNY_HIGH)
     else:  # inner boundary: bright pixels with a dark 8-neighbour
-        edges = bright & (cv2.erode(mask, _SQUARE) == 0)
+        edges = cv2.bitwise_and(bright, cv2.bitwise_not(cv2.erode(bright, _SQUARE)))
     return smooth, bright, edges
 
 
@@ -168,14 +158,14 @@ def bright_edge_map(image, *, threshold=150, method="canny", sigma=1.0):
            [0, 0, 0, 0, 0, 0, 0, 0, 0]])
     """
     params = _check_map_params(threshold, method, sigma)
-    return _edge_maps(_grey_levels(check_image(image)), **params)[2]
+    return _edge_maps(_grey_levels(check_image(image)), **params)[2] > 0
 
 
 def _orientation_bins(smooth, edges, orientations):
     """Flat indices of the edge pixels with a gradient, and their direction bins."""
     g_col = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3)
     g_row = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3)
-    index = np.flatnonzero(edges)
+    index = np.flatnonzero(edges > 0)   # on bool: ten times faster than on uint8
     rows, cols = g_row.ravel()[index], g_col.ravel()[index]
     moving = (rows != 0) | (cols != 0)
     index, rows, cols = index[moving], rows[moving], cols[moving]
@@ -184,16 +174,27 @@ def _orientation_bins(smooth, edges, orientations):
     return index, bins
 
 
-def _grid_starts(length, parts):
-    return np.linspace(0, length, parts + 1).astype(np.intp)
+@functools.lru_cache(maxsize=64)   # keyed by image shape when image_size is None
+def _grid_layout(height, width, grid):
+    """Cell geometry of a grid on an image, computed once per setting:
+    (flat indices of the cell corners in the (height + 1, width + 1)
+    integral image, cell areas, cell row of each image row, cell column of
+    each image column). Cells are as equal as possible."""
+    row_starts = np.linspace(0, height, grid[0] + 1).astype(np.intp)
+    col_starts = np.linspace(0, width, grid[1] + 1).astype(np.intp)
+    corners = row_starts[:, None] * (width + 1) + col_starts[None, :]
+    area = np.outer(np.diff(row_starts), np.diff(col_starts)).ravel()
+    cell_row = np.repeat(np.arange(grid[0]), np.diff(row_starts))
+    cell_col = np.repeat(np.arange(grid[1]), np.diff(col_starts))
+    for array in (corners, area, cell_row, cell_col):
+        array.flags.writeable = False
+    return corners, area, cell_row, cell_col
 
 
 def _edge_features(image, *, threshold, method, sigma, grid, orientations,
                    cell_orientations, size):
     """Feature vector of one validated image with validated parameters."""
-    grey = _grey_levels(image)
-    if size is not None and grey.shape != size:
-        grey = resize(grey, size)
+    grey = _grey_levels(working_image(image, size))
     height, width = grey.shape
     if height < max(grid[0], 3) or width < max(grid[1], 3):
         raise ValueError(f"image of shape {grey.shape} is smaller than the grid {grid} "
@@ -201,25 +202,24 @@ def _edge_features(image, *, threshold, method, sigma, grid, orientations,
                          "coarser grid.")
     smooth, bright, edges = _edge_maps(grey, threshold=threshold, method=method,
                                        sigma=sigma)
-    n_pixels = height * width
-    n_bright, n_edges = int(bright.sum()), int(edges.sum())
-    n_regions = cv2.connectedComponents(bright.astype(np.uint8), connectivity=8)[0] - 1
+    corners, area, cell_row, cell_col = _grid_layout(height, width, grid)
+    depth = cv2.CV_32S if 255 * height * width < 2 ** 31 else cv2.CV_64F
+
+    def cell_counts(mask):
+        # Integral image: the count of every cell from its four corners.
+        total = cv2.integral(mask, sdepth=depth).ravel()[corners]
+        cells = total[1:, 1:] - total[:-1, 1:] - total[1:, :-1] + total[:-1, :-1]
+        return cells.ravel() / 255.0
+
+    bright_cells, edge_cells = cell_counts(bright), cell_counts(edges)
+    n_pixels, n_bright, n_edges = height * width, bright_cells.sum(), edge_cells.sum()
+    n_regions = cv2.connectedComponents(bright, connectivity=8)[0] - 1
     index, bins = _orientation_bins(smooth, edges, orientations)
     histogram = np.bincount(bins, minlength=orientations) / max(len(bins), 1)
     head = [n_bright / n_pixels, n_edges / n_pixels, n_edges / max(n_bright, 1),
             float(n_regions)]
-
-    row_starts, col_starts = _grid_starts(height, grid[0]), _grid_starts(width, grid[1])
-    area = np.outer(np.diff(row_starts), np.diff(col_starts)).ravel()
-
-    def cell_sums(mask):
-        rows = np.add.reduceat(mask.astype(np.float64), row_starts[:-1], axis=0)
-        return np.add.reduceat(rows, col_starts[:-1], axis=1).ravel()
-
-    per_cell = [cell_sums(bright) / area, cell_sums(edges) / area]
+    per_cell = [bright_cells / area, edge_cells / area]
     if cell_orientations:
-        cell_row = np.repeat(np.arange(grid[0]), np.diff(row_starts))
-        cell_col = np.repeat(np.arange(grid[1]), np.diff(col_starts))
         cell = cell_row[index // width] * grid[1] + cell_col[index % width]
         counts = np.bincount(cell * orientations + bins,
                              minlength=grid[0] * grid[1] * orientations)
@@ -267,7 +267,10 @@ def bright_edge_features(image, *, threshold=150, method="canny", sigma=1.0, gri
         Also give an orientation histogram for each grid cell.
     image_size : int, (int, int) or None, optional
         Working size (rows, columns), ignoring the aspect ratio; None keeps
-        the image's size (the feature count does not depend on it).
+        the image's size (the feature count does not depend on it). The
+        image is resized as float32 on [0, 1] (see
+        :func:`xray_features._base.working_image`), then put on the 0-255
+        scale.
 
     Returns
     -------
@@ -361,6 +364,11 @@ class BrightEdgeFeatures(ImageFeatures):
     def _validate_params(self):
         self._params()
 
+    def _working_size(self):
+        if self.image_size is None:
+            return None
+        return check_pair(self.image_size, name="image_size")
+
     def _extract(self, image):
         return _edge_features(image, **self._params())
 
@@ -368,40 +376,3 @@ class BrightEdgeFeatures(ImageFeatures):
         params = self._params()
         return _feature_names(params["grid"], params["orientations"],
                               params["cell_orientations"])
-
-    def to_frame(self, images, ids=None):
-        """Extract features into a table, one row per image.
-
-        Parameters
-        ----------
-        images : (N, M, K) ndarray or sequence of (M, K) ndarray
-        ids : sequence of N unique hashables, optional
-            Row labels, e.g. file names; default ``0 .. N - 1``.
-
-        Returns
-        -------
-        frame : pandas.DataFrame
-            Shape (N, F), columns named by ``get_feature_names_out()``, index
-            named ``"id"``.
-
-        Examples
-        --------
-        >>> frame = BrightEdgeFeatures(grid=1).to_frame(np.zeros((2, 8, 8)), ids=["a", "b"])
-        >>> frame.shape, frame.index.tolist()
-        ((2, 14), ['a', 'b'])
-        """
-        import pandas as pd
-
-        images = check_images(images)
-        if ids is None:
-            index = pd.RangeIndex(len(images), name="id")
-        else:
-            index = pd.Index(list(ids), name="id")
-            if len(index) != len(images):
-                raise ValueError(f"ids must have one entry per image; got {len(index)} "
-                                 f"ids for {len(images)} images.")
-            if not index.is_unique:
-                duplicates = index[index.duplicated()].unique().tolist()[:5]
-                raise ValueError(f"ids must be unique; got duplicates {duplicates}.")
-        return pd.DataFrame(self.transform(images), index=index,
-                            columns=self.get_feature_names_out())

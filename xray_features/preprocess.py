@@ -12,7 +12,7 @@ import numbers
 import cv2
 import numpy as np
 
-from xray_features._validation import check_image, check_positive_int
+from xray_features._validation import check_image, check_pair, check_positive_int
 
 __all__ = [
     "to_float32", "to_uint8", "resize", "resize_with_padding", "rescale_to_unit",
@@ -60,15 +60,7 @@ def _check(image, *, allow_bool=True, unit_range=False):
 
 def _shape_pair(shape, name):
     """Return (h, w) from an int or a pair of positive ints."""
-    if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
-        shape = (shape, shape)
-    try:
-        height, width = shape
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive int or a (height, width) pair; "
-                         f"got {shape!r}.") from None
-    return (check_positive_int(height, name=f"{name}[0] (height)"),
-            check_positive_int(width, name=f"{name}[1] (width)"))
+    return check_pair(shape, name=name, parts=("height", "width"))
 
 
 def _positive_real(value, name):
