@@ -2,9 +2,10 @@ import cv2
 import numpy as np
 import pytest
 
+from xray_features.enhance import clahe, denoise_gaussian, denoise_median, equalize_histogram
 from xray_features.preprocess import (
-    clahe, denoise_gaussian, denoise_median, equalize_histogram, rescale_to_symmetric,
-    rescale_to_unit, resize, resize_with_padding, split_into_tiles, to_float32, to_uint8,
+    rescale_to_symmetric, rescale_to_unit, resize, resize_with_padding, split_into_tiles,
+    to_float32, to_uint8,
 )
 
 DTYPES = [np.uint8, np.uint16, np.float32]

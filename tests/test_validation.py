@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from xray_features._validation import check_pair
-from xray_features.preprocess import clahe, resize, resize_with_padding
+from xray_features.enhance import clahe
+from xray_features.preprocess import resize, resize_with_padding
 
 
 @pytest.mark.parametrize("value, expected", [(3, (3, 3)), ((2, 5), (2, 5)), ([4, 1], (4, 1)),

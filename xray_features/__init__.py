@@ -16,16 +16,15 @@ import lazy_loader as _lazy
 
 __getattr__, __dir__, __all__ = _lazy.attach(
     __name__,
-    submodules=["io", "preprocess", "synthetic", "edges", "hog", "texture",
+    submodules=["io", "preprocess", "enhance", "synthetic", "edges", "hog", "texture",
                 "combine", "batch"],
     submod_attrs={
         "io": ["ImageLoadError", "load_image", "save_image"],
         "preprocess": [
             "to_float32", "to_uint8", "resize", "resize_with_padding",
-            "rescale_to_unit", "rescale_to_symmetric", "clahe",
-            "equalize_histogram", "denoise_gaussian", "denoise_median",
-            "split_into_tiles",
+            "rescale_to_unit", "rescale_to_symmetric", "split_into_tiles",
         ],
+        "enhance": ["clahe", "equalize_histogram", "denoise_gaussian", "denoise_median"],
         "synthetic": ["make_long_bone", "make_joint", "make_phantom", "make_phantom_dataset",
                       "write_phantom_folder"],
         "edges": ["bright_edge_map", "bright_edge_features", "BrightEdgeFeatures"],

@@ -32,7 +32,8 @@ import numpy as np
 
 from xray_features._base import ImageFeatures, working_image
 from xray_features._validation import check_image, check_pair, check_positive_int
-from xray_features.preprocess import denoise_gaussian, to_float32
+from xray_features.enhance import denoise_gaussian
+from xray_features.preprocess import to_float32
 
 __all__ = ["bright_edge_map", "bright_edge_features", "BrightEdgeFeatures"]
 
