@@ -188,7 +188,7 @@ class Dataset:
 
         Examples
         --------
-        >>> ds = load_dataset("phantoms", n_images=8, image_size=32)
+        >>> ds = load_dataset("phantoms:fracture", n_images=8, image_size=32)
         >>> len(ds.subset(ds.labels == 1))
         4
         """
@@ -239,7 +239,7 @@ class Dataset:
 
         Examples
         --------
-        >>> ds = load_dataset("phantoms", n_images=4, image_size=64)
+        >>> ds = load_dataset("phantoms:fracture", n_images=4, image_size=64)
         >>> ds.load_images(size=32).images.shape
         (4, 32, 32)
         """
@@ -253,7 +253,7 @@ class Dataset:
 
         Examples
         --------
-        >>> load_dataset("phantoms", n_images=6, image_size=32).summary()["class_counts"]
+        >>> load_dataset("phantoms:fracture", n_images=6, image_size=32).summary()["class_counts"]
         {'intact': 3, 'fracture': 3}
         """
         out = {"name": self.name, "task": self.task, "n_images": len(self),
@@ -275,8 +275,8 @@ class Dataset:
 
         Examples
         --------
-        >>> a = load_dataset("phantoms", n_images=4, image_size=32)
-        >>> a.fingerprint() == load_dataset("phantoms", n_images=4, image_size=32).fingerprint()
+        >>> a = load_dataset("phantoms:fracture", n_images=4, image_size=32)
+        >>> a.fingerprint() == load_dataset("phantoms:fracture", n_images=4, image_size=32).fingerprint()
         True
         """
         digest = hashlib.sha256()
@@ -304,9 +304,10 @@ def load_dataset(source=None, **options):
     Parameters
     ----------
     source : None, str or path-like
-        - ``None`` or ``"phantoms"``: synthetic long-bone phantoms, intact vs
-          fractured; ``"phantoms:<task>"`` picks another phantom task (e.g.
-          ``"phantoms:four-class"``, ``"phantoms:double-contour"``). Options
+        - ``None`` or ``"phantoms"``: synthetic phantoms, four classes (long
+          bone intact / fractured, joint normal / with a double contour) at
+          difficulty "easy"; ``"phantoms:<task>"`` picks another phantom task
+          (``"phantoms:fracture"``, ``"phantoms:double-contour"``). Options
           ``n_images`` (default 400), ``image_size`` (default 128), ``seed``
           (default 0), ``difficulty``, ``balance``: 400 images of 128 px,
           made in a few seconds, keep a first run quick.
@@ -367,7 +368,7 @@ def load_dataset(source=None, **options):
 
     Examples
     --------
-    >>> ds = load_dataset("phantoms", n_images=10, image_size=32, seed=1)
+    >>> ds = load_dataset("phantoms:fracture", n_images=10, image_size=32, seed=1)
     >>> ds
     Dataset('phantoms:fracture', 10 images 32x32, binary: intact=5 fracture=5)
     """
