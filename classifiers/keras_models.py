@@ -428,16 +428,11 @@ class CNNClassifier(KerasImageClassifier):
     def _build_model(self, input_shape, n_outputs, activation, seed):
         import keras
 
-        from classifiers.training import augmentation_layers, \
-            resolve_augmentation
+        from classifiers.training import augmented_input
 
         layers = keras.layers
-        inputs = keras.Input(shape=input_shape, name="image")
-        x = inputs
-        settings = resolve_augmentation(self.augment)
-        if settings is not None:
-            x = augmentation_layers(settings, value_range=(0.0, 1.0),
-                                    seed=seed)(x)
+        inputs, x = augmented_input(input_shape, self.augment, value_range=(0.0, 1.0),
+                                    seed=seed)
         dropout = self._setting("dropout")
         deep = self.architecture == "deep"
         for block, n_filters in enumerate(self._setting("filters"), start=1):

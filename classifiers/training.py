@@ -48,6 +48,7 @@ import numpy as np
 __all__ = [
     "DEFAULT_AUGMENTATION",
     "augmentation_layers",
+    "augmented_input",
     "compile_for_task",
     "fit_model",
     "keras_objects",
@@ -125,6 +126,27 @@ def resolve_augmentation(augment):
             f"augment['flip'] must be one of {_FLIP_MODES}; got "
             f"{settings['flip']!r}.")
     return settings
+
+
+def augmented_input(input_shape, augment, *, value_range, seed):
+    """The input of a model and its augmentation block, shared by every
+    Keras model here.
+
+    Returns
+    -------
+    inputs : keras.KerasTensor
+        The model's image input.
+    x : keras.KerasTensor
+        ``inputs`` after augmentation (active in training only), or
+        ``inputs`` itself when ``augment`` turns it off.
+    """
+    import keras
+
+    inputs = keras.Input(shape=input_shape, name="image")
+    settings = resolve_augmentation(augment)
+    if settings is None:
+        return inputs, inputs
+    return inputs, augmentation_layers(settings, value_range=value_range, seed=seed)(inputs)
 
 
 def augmentation_layers(settings, *, value_range, seed):

@@ -248,16 +248,11 @@ mixed_precision, random_state
     def _build_model(self, input_shape, n_outputs, activation, seed):
         import keras
 
-        from classifiers.training import augmentation_layers, keras_objects, \
-            resolve_augmentation
+        from classifiers.training import augmented_input, keras_objects
 
         layers = keras.layers
-        inputs = keras.Input(shape=input_shape, name="image")
-        x = inputs
-        settings = resolve_augmentation(self.augment)
-        if settings is not None:
-            x = augmentation_layers(settings, value_range=(0.0, 255.0),
-                                    seed=seed)(x)
+        inputs, x = augmented_input(input_shape, self.augment, value_range=(0.0, 255.0),
+                                    seed=seed)
         x = keras_objects().BackbonePreprocessing(
             self._spec().module, dtype="float32", name="preprocess")(x)
         backbone = self._make_backbone(input_shape)

@@ -1,6 +1,5 @@
 """CNNClassifier and the shared Keras training machinery (classifiers.training)."""
 
-import functools
 import pickle
 
 import numpy as np
@@ -29,13 +28,6 @@ def squares(n, seed, *, size=40):
         r, c = rng.integers(2, size - 14, 2)
         images[i, r:r + 12, c:c + 12] = 230
     return images, y
-
-
-@pytest.fixture
-def eager(monkeypatch):
-    """Compile without graph tracing, which dominates one-epoch fits on tiny data."""
-    monkeypatch.setattr(training, "compile_for_task",
-                        functools.partial(training.compile_for_task, run_eagerly=True))
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ No test downloads ImageNet weights: backbones are built with ``weights=None``
 or from a weights file written in ``tmp_path``, at their minimum input size.
 """
 
-import functools
 
 import numpy as np
 import pytest
@@ -15,13 +14,6 @@ from classifiers.transfer import BACKBONES, TransferClassifier, _backbone_of
 FAST = dict(weights=None, epochs_frozen=1, epochs_finetune=0, batch_size=8,
             augment=False, early_stopping_patience=None, reduce_lr_patience=None,
             validation_split=0)
-
-
-@pytest.fixture
-def eager(monkeypatch):
-    """Compile without graph tracing, which dominates one-epoch fits on tiny data."""
-    monkeypatch.setattr(training, "compile_for_task",
-                        functools.partial(training.compile_for_task, run_eagerly=True))
 
 
 @pytest.fixture(scope="module")
