@@ -16,7 +16,7 @@ from benchmarks.metrics import evaluate_predictions, predictions_to_arrays
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "pneumoniamnist.npz"
-CONFIG = ROOT / "benchmarks" / "configs" / "pneumoniamnist.json"
+CONFIG = ROOT / "benchmarks" / "configs" / "pneumonia-medmnist.json"
 
 pytestmark = pytest.mark.skipif(not DATA.exists(), reason=f"{DATA} is absent")
 
