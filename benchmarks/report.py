@@ -293,17 +293,15 @@ def _write_plots(directory, records, predictions, dataset):
 
 
 def library_versions():
-    """Versions of the libraries that shape the numbers (without importing
-    any that the run did not load)."""
-    from importlib import metadata
+    """Versions of the libraries that shape the numbers, those installed
+    (read from package metadata, importing none of them)."""
+    from classifiers.persistence import library_versions as installed_versions
 
+    extra = ("scipy", "scikit-image", "opencv-python-headless", "xgboost", "keras",
+             "tensorflow", "jax", "torch", "pydicom", "pandas")
     versions = {"python": platform.python_version()}
-    for name in ("xray-bench", "numpy", "scipy", "scikit-learn", "scikit-image",
-                 "opencv-python-headless", "xgboost", "keras", "tensorflow", "jax", "torch", "pydicom", "pandas"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
+    versions.update((name, version) for name, version in installed_versions(extra).items()
+                    if version is not None)
     if "keras" in sys.modules:
         versions["keras_backend"] = sys.modules["keras"].backend.backend()
     return versions
