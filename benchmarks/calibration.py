@@ -136,7 +136,11 @@ def calibration_metrics(y_true, proba, *, task, n_bins=10):
     if task == "binary":
         brier = brier_score_loss(y, p[:, 1] if p.ndim == 2 else p, pos_label=1)
     elif task == "multiclass":
-        brier = brier_score_loss(y, p, labels=np.arange(p.shape[1]))
+        # float32 models (XGBoost, Keras) give rows summing to 1 +- 1e-7,
+        # which sklearn's check (rtol 1.5e-8) warns about: renormalise.
+        total = p.sum(axis=1, keepdims=True)
+        rows = np.divide(p, total, out=np.full_like(p, 1 / p.shape[1]), where=total > 0)
+        brier = brier_score_loss(y, rows, labels=np.arange(p.shape[1]))
     else:
         brier = np.mean([brier_score_loss(y[:, j], p[:, j], pos_label=1)
                          for j in range(p.shape[1])])
