@@ -334,7 +334,7 @@ def pairwise_comparisons(predictions, *, task, class_names, thresholds=None, n_b
     if len(table):
         table["delong_p_holm"] = holm(table["delong_p"])
         table["mcnemar_p_holm"] = holm(table["mcnemar_p"])
-    table["note"] = table["note"].fillna("")
+    table["note"] = table["note"].astype(object).fillna("")
     return table
 
 
