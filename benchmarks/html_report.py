@@ -12,6 +12,7 @@ tables and plots of a run (finished or not) from its ``parts/`` folder, and
 import base64
 import html
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -141,13 +142,14 @@ def _status_section(out, run):
     if failed:
         text += f", {len(failed)} failed"
     lines = [f'<div class="banner {css}">{text}.</div>']
+    done_models = {m for (m, _), error in finished.items() if not error}
     rows = [[html.escape(m), str(f), '<span class="missing">missing (not finished)</span>']
             for m, f in missing]
     rows += [[html.escape(m), str(f), '<span class="missing">failed: '
               + html.escape(e[:200]) + "</span>"] for (m, f), e in failed]
     if rows:
         lines.append(_table(["Model", "Fold", "State"], rows))
-    return "\n".join(lines), {m for m, _ in missing}
+    return "\n".join(lines), {m for m, _ in missing}, done_models
 
 
 def _per_class_section(predictions, summary):
@@ -243,7 +245,7 @@ def render_html_report(out):
     summary = (run.get("dataset") or {}).get("summary") or {}
     title = f"xray-bench: {summary.get('name') or out.name}"
     plots = out / "plots"
-    status, missing_models = _status_section(out, run)
+    status, missing_models, done_models = _status_section(out, run)
     sections = [("Status", status)]
     leaderboard = out / "results.md"
     sections.append(("Leaderboard", _markdown(leaderboard.read_text(encoding="utf-8"))
@@ -254,7 +256,10 @@ def render_html_report(out):
     sections.append(("Paired comparisons", _pairwise_section(_read_csv(out / "pairwise.csv"))))
 
     def figures(pattern, caption):
-        found = [_image(out, p, caption(p)) for p in sorted(plots.glob(pattern))]
+        """Plots of finished models only: a rebuilt half-finished run may
+        still hold plots of parts that are gone."""
+        found = [_image(out, p, caption(p)) for p in sorted(plots.glob(pattern))
+                 if "_" not in pattern or re.sub(r"_fold\d+$", "", caption(p)) in done_models]
         return "".join(found) or '<p class="missing">No plot yet.</p>'
     sections.append(("Confusion matrices", figures("confusion_*.png",
                                                    lambda p: p.stem[len("confusion_"):])))
@@ -268,9 +273,8 @@ def render_html_report(out):
              _number(r["brier"])] for _, r in results.iterrows()
             if str(r["fold"]) != "mean"]) + calibration
     sections.append(("Calibration", calibration))
-    history = [_image(out, p, p.stem[len("history_"):]) for p in sorted(plots.glob("history_*.png"))]
-    sections.append(("Training curves", "".join(history) or
-                     "<p>No training history (models trained without epochs).</p>"))
+    history = figures("history_*.png", lambda p: p.stem[len("history_"):])
+    sections.append(("Training curves", history))
     learning = _learning_section(out)
     if learning is not None:
         sections.append(("Learning curves", learning))
