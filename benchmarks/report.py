@@ -19,8 +19,8 @@ __all__ = ["write_outputs", "write_run_record", "write_splits", "score_part",
 #: Leading columns of results.csv, in this order; per-class and tuned
 #: columns follow.
 RESULT_COLUMNS = ("model", "fold", "accuracy", "balanced_accuracy", "precision", "recall",
-                  "specificity", "f1", "roc_auc", "average_precision", "ece", "brier",
-                  "threshold", "fit_seconds", "predict_seconds", "error")
+                  "specificity", "f1", "roc_auc", "average_precision", "threshold",
+                  "fit_seconds", "predict_seconds", "error", "ece", "brier")
 
 
 def run_model_names(config):

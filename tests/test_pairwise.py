@@ -123,3 +123,31 @@ def test_pairwise_table_and_the_models_not_below_the_best():
     assert table["delong_p_holm"].tolist() == pytest.approx(holm(table["delong_p"]).tolist())
     best, kept = not_below_best(table)
     assert best in ("good", "twin") and kept == {"good", "twin"}
+
+
+def test_pooled_folds_use_each_folds_threshold_for_mcnemar():
+    # Two folds of out-of-fold predictions; model "a" has threshold 0.7 in fold 1,
+    # which turns its 0.6 there into a (wrong) negative.
+    frame = pd.DataFrame({
+        "id": ["i0", "i1", "i2", "i3"] * 2, "split": "test", "fold": [0, 0, 1, 1] * 2,
+        "model": ["a"] * 4 + ["b"] * 4, "y_true": [0, 1, 0, 1] * 2,
+        "proba_no": [0.8, 0.4, 0.9, 0.4, 0.8, 0.4, 0.9, 0.4],
+        "proba_yes": [0.2, 0.6, 0.1, 0.6, 0.2, 0.6, 0.1, 0.6]})
+    plain = pairwise_comparisons(frame, task="binary", class_names=("no", "yes"), n_boot=10)
+    assert (plain["only_a_correct"].iloc[0], plain["only_b_correct"].iloc[0]) == (0, 0)
+    tuned = pairwise_comparisons(frame, task="binary", class_names=("no", "yes"), n_boot=10,
+                                 thresholds={("a", 1): 0.7})
+    row = tuned.iloc[0]
+    assert (row["accuracy_a"], row["accuracy_b"]) == (0.75, 1.0)
+    assert (row["only_a_correct"], row["only_b_correct"], row["mcnemar_p"]) == (0, 1, 1.0)
+    assert row["n"] == 4 and row["delong_p"] == 1.0  # same scores, same AUC
+
+
+def test_paired_bootstrap_matches_resampling_with_sklearn():
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 60)
+    a, b = np.round(y + rng.normal(0, 1, 60), 1), rng.random(60)
+    low, high = paired_bootstrap_auc_difference(y, a, b, n_boot=50, seed=7)
+    draws = np.random.default_rng(7).integers(0, 60, size=(50, 60))
+    slow = [roc_auc_score(y[d], a[d]) - roc_auc_score(y[d], b[d]) for d in draws]
+    assert (low, high) == pytest.approx(tuple(np.percentile(slow, [2.5, 97.5])))
