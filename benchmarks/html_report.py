@@ -24,14 +24,15 @@ body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;mar
 color:#1d232b;background:#f6f7f9}
 main{max-width:1200px;margin:auto;padding:1rem 2rem 3rem}
 h1{font-size:1.5rem}h2{border-bottom:2px solid #d0d5dc;padding-bottom:.2rem;margin-top:2rem}
-table{border-collapse:collapse;margin:.6rem 0;font-size:.85rem;background:#fff}
-th,td{border:1px solid #d0d5dc;padding:.25rem .5rem;text-align:right}
+table{border-collapse:collapse;margin:.6rem 0;font-size:.85rem;background:#fff;
+display:block;overflow-x:auto;max-width:100%;width:fit-content}
+th,td{border:1px solid #d0d5dc;padding:.25rem .5rem;text-align:right;white-space:nowrap}
 th:first-child,td:first-child{text-align:left}th{background:#eef1f5}
 .banner{padding:.6rem 1rem;border-radius:4px;margin:.8rem 0}
 .warn{background:#fff3cd;border:1px solid #e0c060}.ok{background:#e3f4e6;border:1px solid #8fc79a}
 .missing{color:#9a2a2a;font-style:italic}.sig{color:#0a6b2a;font-weight:bold}
 figure{display:inline-block;margin:.4rem;vertical-align:top;background:#fff;padding:.3rem;
-border:1px solid #d0d5dc}figure img{max-width:560px;height:auto;display:block}
+border:1px solid #d0d5dc}figure img{max-width:470px;height:auto;display:block}
 figcaption{font-size:.8rem;text-align:center}
 pre{background:#fff;border:1px solid #d0d5dc;padding:.6rem;overflow:auto;font-size:.75rem;
 max-height:30rem}
@@ -98,8 +99,9 @@ def _markdown(text):
         if table:
             cells = [[html.escape(c.strip()) for c in line.strip().strip("|").split("|")]
                      for line in table if not set(line.strip()) <= set("|-: ")]
-            marked = [c[0].replace(" ‡", ' <span class="sig">‡</span>') for c in cells[1:]]
-            parts.append(_table(cells[0], [[m] + c[1:] for m, c in zip(marked, cells[1:])]))
+            body = [[c.replace("‡", '<span class="sig">‡</span>') for c in row]
+                    for row in cells[1:]]
+            parts.append(_table(cells[0], body))
             table.clear()
     for line in text.splitlines():
         if line.startswith("|"):
@@ -246,6 +248,11 @@ def render_html_report(out):
     title = f"xray-bench: {summary.get('name') or out.name}"
     plots = out / "plots"
     status, missing_models, done_models = _status_section(out, run)
+    results = _read_csv(out / "results.csv")
+    order = list(dict.fromkeys(results["model"])) if results is not None else []
+
+    def in_run_order(name):
+        return (order.index(name) if name in order else len(order), name)
     sections = [("Status", status)]
     leaderboard = out / "results.md"
     sections.append(("Leaderboard", _markdown(leaderboard.read_text(encoding="utf-8"))
@@ -258,7 +265,9 @@ def render_html_report(out):
     def figures(pattern, caption):
         """Plots of finished models only: a rebuilt half-finished run may
         still hold plots of parts that are gone."""
-        found = [_image(out, p, caption(p)) for p in sorted(plots.glob(pattern))
+        paths = sorted(plots.glob(pattern), key=lambda p: in_run_order(
+            re.sub(r"_fold\d+$", "", caption(p))))
+        found = [_image(out, p, caption(p)) for p in paths
                  if "_" not in pattern or re.sub(r"_fold\d+$", "", caption(p)) in done_models]
         return "".join(found) or '<p class="missing">No plot yet.</p>'
     sections.append(("Confusion matrices", figures("confusion_*.png",
@@ -266,12 +275,12 @@ def render_html_report(out):
     sections.append(("ROC and precision-recall curves",
                      figures("roc.png", lambda p: "ROC") + figures("pr.png", lambda p: "PR")))
     calibration = figures("reliability_*.png", lambda p: p.stem[len("reliability_"):])
-    results = _read_csv(out / "results.csv")
     if results is not None and "ece" in results:
-        calibration = _table(["Model", "Fold", "ECE", "Brier"], [
+        temperature = "temperature" in results
+        calibration = _table(["Model", "Fold", "ECE", "Brier"] + ["Temperature"] * temperature, [
             [html.escape(str(r["model"])), html.escape(str(r["fold"])), _number(r["ece"]),
-             _number(r["brier"])] for _, r in results.iterrows()
-            if str(r["fold"]) != "mean"]) + calibration
+             _number(r["brier"])] + ([_number(r["temperature"])] if temperature else [])
+            for _, r in results.iterrows() if str(r["fold"]) != "mean"]) + calibration
     sections.append(("Calibration", calibration))
     history = figures("history_*.png", lambda p: p.stem[len("history_"):])
     sections.append(("Training curves", history))

@@ -252,14 +252,14 @@ def format_leaderboard(results, dataset, config, *, not_below_best=()):
         table = results
     table = table.sort_values("roc_auc", ascending=False, na_position="last")
     average = {"binary": "", "multiclass": " (macro)", "multilabel": " (macro)"}[dataset.task]
-    header = ["Model", f"ROC AUC{average}", f"F1{average}", "Accuracy", "Sensitivity",
+    header = ["Model", "≈ best", f"ROC AUC{average}", f"F1{average}", "Accuracy", "Sensitivity",
               "Specificity", "AP", "ECE", "Brier", "Fit (s)", "Predict (ms/img)"]
     ordinal = "quadratic_kappa" in table and table["quadratic_kappa"].notna().any()
     if ordinal:
         header[-2:-2] = ["QW kappa", "Grade MAE", "Within 1 grade"]
     has_tuned = "tuned_accuracy" in table and table["tuned_accuracy"].notna().any()
     if has_tuned:
-        header[4:4] = ["Threshold (val)", "Accuracy @ val thr"]
+        header[5:5] = ["Threshold (val)", "Accuracy @ val thr"]
     lines = [f"# Leaderboard: {dataset.name}", "",
              f"{dataset.task} task, classes: {', '.join(dataset.class_names)}; "
              + (f"{config.cv}-fold cross-validation (mean ± std over folds)." if config.cv
@@ -279,8 +279,8 @@ def format_leaderboard(results, dataset, config, *, not_below_best=()):
                         if low is not None and np.isfinite(low) else "")
             return _cell(row.get(key)) + interval
         per_image_ms = 1000 / row.get("images_per_second", np.nan)
-        mark = " ‡" if row["model"] in not_below_best else ""
-        cells = [row["model"] + mark, metric("roc_auc"), metric("f1"),
+        mark = "‡" if row["model"] in not_below_best else ""
+        cells = [row["model"], mark, metric("roc_auc"), metric("f1"),
                  _cell(row.get("accuracy")), _cell(row.get("recall")),
                  _cell(row.get("specificity")), _cell(row.get("average_precision")),
                  _cell(row.get("ece")), _cell(row.get("brier")),
@@ -289,7 +289,7 @@ def format_leaderboard(results, dataset, config, *, not_below_best=()):
             cells[-2:-2] = [_cell(row.get(k)) for k in ("quadratic_kappa", "grade_mae",
                                                           "within_one_accuracy")]
         if has_tuned:
-            cells[4:4] = [_cell(row.get("tuned_threshold")), _cell(row.get("tuned_accuracy"))]
+            cells[5:5] = [_cell(row.get("tuned_threshold")), _cell(row.get("tuned_accuracy"))]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     notes = []
     if config.cv:
@@ -304,7 +304,7 @@ def format_leaderboard(results, dataset, config, *, not_below_best=()):
                 notes.append(f"- {model}: {len(failed)} fold(s) failed and are left out of "
                              f"its mean ({failed['error'].iloc[0][:80]}).")
     if len(not_below_best):
-        notes.append("- ‡ ROC AUC not significantly below the best (DeLong's test against "
+        notes.append("- ≈ best, ‡: ROC AUC not significantly below the best (DeLong's test against "
                      "the best model, Holm-corrected, alpha 0.05; pairwise.csv"
                      + (", pooled out-of-fold predictions" if config.cv else "") + ").")
     if results["error"].astype(bool).any():
