@@ -22,7 +22,7 @@ __all__ = ["write_html_report", "render_html_report", "rebuild_outputs"]
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;
 color:#1d232b;background:#f6f7f9}
-main{max-width:1200px;margin:auto;padding:1rem 2rem 3rem}
+main{max-width:1400px;margin:auto;padding:1rem 2rem 3rem}
 h1{font-size:1.5rem}h2{border-bottom:2px solid #d0d5dc;padding-bottom:.2rem;margin-top:2rem}
 table{border-collapse:collapse;margin:.6rem 0;font-size:.85rem;background:#fff;
 display:block;overflow-x:auto;max-width:100%;width:fit-content}
@@ -85,7 +85,7 @@ def _table(header, rows, classes=None):
 
 def _number(value, digits=3):
     try:
-        value = float(value)
+        value = float(value) + 0.0  # + 0.0 turns -0.0 into 0.0
     except (TypeError, ValueError):
         return html.escape(str(value))
     return "–" if not np.isfinite(value) else f"{value:.{digits}f}"
