@@ -8,7 +8,31 @@ __all__ = ["calibrated_part"]
 
 def calibrated_part(row, dataset, split, proba_test, proba_val, config):
     """The row and predictions of the model after post-hoc calibration,
-    fitted on its validation predictions only."""
+    fitted on its validation predictions only.
+
+    Parameters
+    ----------
+    row : dict
+        The uncalibrated part's metrics row (its sizes and timings are kept).
+    dataset : benchmarks.Dataset
+    split : benchmarks.Split
+    proba_test, proba_val : ndarray or None
+        The model's probabilities, one column per class.
+    config : benchmarks.BenchmarkConfig
+        ``config.calibrate`` names the method.
+
+    Returns
+    -------
+    (row, predictions)
+        The row of ``<model>+<method>`` (with ``temperature`` for temperature
+        scaling, or an ``error`` when no validation set exists or the fit
+        fails, predictions then None).
+
+    Examples
+    --------
+    >>> calibrated_part(row, dataset, split, proba_test, proba_val,
+    ...                 config)  # doctest: +SKIP
+    """
     from benchmarks.calibration import fit_calibrator
     from benchmarks.report import prediction_frame, score_part
 

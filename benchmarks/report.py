@@ -304,8 +304,8 @@ def format_leaderboard(results, dataset, config, *, not_below_best=()):
                 notes.append(f"- {model}: {len(failed)} fold(s) failed and are left out of "
                              f"its mean ({failed['error'].iloc[0][:80]}).")
     if len(not_below_best):
-        notes.append("- ≈ best, ‡: ROC AUC not significantly below the best (DeLong's test against "
-                     "the best model, Holm-corrected, alpha 0.05; pairwise.csv"
+        notes.append("- ≈ best, ‡: ROC AUC not significantly below the best (DeLong's test "
+                     "against the best model, Holm-corrected, alpha 0.05; pairwise.csv"
                      + (", pooled out-of-fold predictions" if config.cv else "") + ").")
     if results["error"].astype(bool).any():
         notes.append("- Failed parts: see the error column of results.csv and "

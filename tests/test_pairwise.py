@@ -55,7 +55,8 @@ def test_delong_small_example_by_hand():
     assert result["variance"] == pytest.approx(2 / 27)
     assert result["p_value"] == pytest.approx(2 * norm.sf((1 / 3) / np.sqrt(2 / 27)))
     _, v10, v01 = auc_components(y, [0.1, 0.5, 0.3, 0.4, 0.2, 0.6])
-    assert v10[0] == pytest.approx([2 / 3, 1 / 3, 1]) and v01[0] == pytest.approx([1, 1 / 3, 2 / 3])
+    assert v10[0] == pytest.approx([2 / 3, 1 / 3, 1])
+    assert v01[0] == pytest.approx([1, 1 / 3, 2 / 3])
 
 
 def test_identical_models_give_p_one_and_shuffled_predictions_p_below_0001():
