@@ -130,3 +130,24 @@ def test_run_options_for_calibration_and_grades():
         BenchmarkConfig(calibrate="platt").validate()
     with pytest.raises(ValueError, match="ordinal must be"):
         BenchmarkConfig(ordinal=("only-one",)).validate()
+
+
+def test_learning_curves_are_shown_where_present(calibrated_run, tmp_path):
+    from benchmarks.html_report import render_html_report
+
+    out, _ = calibrated_run
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
+    assert "Learning curves" not in render_html_report(run)  # optional section
+    pd.DataFrame({"model": ["edge-xgb"] * 4, "n_train": [10, 10, 20, 20],
+                  "seed": [0, 1, 0, 1], "roc_auc": [0.6, 0.7, 0.8, 0.9],
+                  "f1": [0.5, 0.5, 0.7, 0.9]}).to_csv(run / "learning_curve.csv", index=False)
+    shutil.copy(run / "plots" / "roc.png", run / "plots" / "learning_curve.png")
+    page = render_html_report(run)
+    section = page[page.index("Learning curves</h2>"):]
+    section = section[:section.index("</section>")]
+    assert "<td>0.650</td><td>0.500</td>" in section  # mean over seeds at n_train 10
+    assert "<td>0.850</td><td>0.800</td>" in section
+    assert section.count("<img") == 1
+    (run / "learning_curve.csv").write_text("something,else\n1,2\n")
+    assert "no model and n_train columns" in render_html_report(run)
