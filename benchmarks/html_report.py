@@ -178,7 +178,9 @@ def _per_class_section(predictions, summary):
                                                      zero_division=0)
         rows += [[html.escape(model), html.escape(str(name)), _number(p[i]), _number(r[i]),
                   _number(f[i]), str(int(s[i]))] for i, name in enumerate(names)]
-    return _table(["Model", "Class", "Precision", "Recall", "F1", "Support"], rows)
+    return ("<p>Test images at threshold 0.5 (argmax for multi-class), all folds pooled "
+            "with cross-validation (predictions.csv).</p>"
+            + _table(["Model", "Class", "Precision", "Recall", "F1", "Support"], rows))
 
 
 def _pairwise_section(pairwise):
