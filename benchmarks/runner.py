@@ -361,7 +361,7 @@ def _model_dir(store, name, split, config):
 
 def _is_done(store, name, split, config):
     done = store.is_done(name, split.fold, config.model_params.get(name, {}))
-    if done and config.calibrate:  # asked for a calibrated version it did not make
+    if done and config.calibrate and len(split.val):  # a calibrated version is missing
         done = store.is_done(f"{name}+{config.calibrate}", split.fold,
                              config.model_params.get(name, {}))
     if done and config.save_models:  # asked to keep models it did not keep before
