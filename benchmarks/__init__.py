@@ -5,7 +5,8 @@ import lazy_loader as _lazy
 
 __getattr__, __dir__, __all__ = _lazy.attach(
     __name__,
-    submodules=["datasets", "splits", "metrics", "plots", "runner", "cli"],
+    submodules=["datasets", "splits", "metrics", "plots", "runner", "cli", "calibration",
+                "pairwise", "ordinal", "html_report"],
     submod_attrs={
         "datasets": ["Dataset", "DatasetError", "DatasetWarning", "load_dataset"],
         "splits": ["Split", "LeakageError", "make_splits", "check_group_leakage",

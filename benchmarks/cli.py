@@ -21,6 +21,7 @@ commands:
            --data is absent) and write results, predictions and plots
   predict  apply a saved model to image files (PNG/JPEG/TIFF/DICOM)
   models   list the available models and their default parameters
+  report   rebuild a run's tables, plots and report.html from its saved results
 """
 
 
@@ -61,7 +62,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="xray-bench", description=_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", metavar="{run,predict,models}")
+    commands = parser.add_subparsers(dest="command", metavar="{run,predict,models,report}")
 
     run = commands.add_parser(
         "run", help="benchmark models on a dataset",
@@ -124,6 +125,22 @@ def build_parser():
                         help="delete earlier results in DIR and start over")
     output.add_argument("--n-jobs", type=int, help="processes for decoding (default 1)")
     output.add_argument("--quiet", action="store_true", help="no progress output")
+    # Calibration, ordinal grades and the report command.
+    extra = run.add_argument_group("calibration and grades")
+    extra.add_argument("--calibrate", choices=("temperature", "isotonic", "sigmoid"),
+                       help="also report each model after a post-hoc calibration fitted on "
+                       "its validation predictions (row <model>+<method>)")
+    extra.add_argument("--ordinal", nargs="?", const=True, type=_csv_list, metavar="A,B,...",
+                       help="the classes are ordered grades (order from this list, else "
+                       "--classes, else natural sort): adds quadratic-weighted kappa, mean "
+                       "absolute grade error and within-one-grade accuracy")
+    report = commands.add_parser(
+        "report", help="rebuild a run's report.html from its saved results",
+        description="Remake results.csv/md, pairwise.csv, plots and report.html of a run "
+                    "(finished or not) from DIR/parts and DIR/run.json; parts not finished "
+                    "are marked missing.")
+    report.add_argument("directory", metavar="DIR", help="the --out folder of a run")
+    report.add_argument("--quiet", action="store_true", help="print nothing")
 
     predict = commands.add_parser(
         "predict", help="apply a saved model to image files",
@@ -161,7 +178,8 @@ def _run(args, command):
     flags = {"data": args.data, "models": args.models, "split": args.split, "cv": args.cv,
              "image_size": args.image_size, "seed": args.seed, "out": args.out,
              "n_jobs": args.n_jobs, "threshold_method": args.threshold,
-             "target_sensitivity": args.target_sensitivity}
+             "target_sensitivity": args.target_sensitivity, "calibrate": args.calibrate,
+             "ordinal": args.ordinal}
     settings.update({key: value for key, value in flags.items() if value is not None})
     for switch in ("save_models", "quiet", "fresh", "strict"):
         if getattr(args, switch):
@@ -244,7 +262,23 @@ def _models(args, command):
     return 0
 
 
-_COMMANDS = {"run": _run, "predict": _predict, "models": _models}
+def _report(args, command):
+    from pathlib import Path
+
+    from benchmarks.html_report import rebuild_outputs, write_html_report
+
+    directory = Path(args.directory)
+    if not (directory / "run.json").is_file() and not (directory / "fingerprint.json").is_file():
+        raise ValueError(f"'{directory}' is not the output folder of an xray-bench run "
+                         "(no run.json or fingerprint.json in it)")
+    rebuild_outputs(directory)
+    path = write_html_report(directory)
+    if not args.quiet:
+        print(path)
+    return 0
+
+
+_COMMANDS = {"run": _run, "predict": _predict, "models": _models, "report": _report}
 
 
 def main(argv=None):

@@ -14,13 +14,34 @@ import numpy as np
 from benchmarks.store import json_default, write_atomic
 
 __all__ = ["write_outputs", "write_run_record", "write_splits", "score_part",
-           "prediction_frame", "format_leaderboard", "library_versions"]
+           "prediction_frame", "format_leaderboard", "library_versions", "run_model_names"]
 
 #: Leading columns of results.csv, in this order; per-class and tuned
 #: columns follow.
 RESULT_COLUMNS = ("model", "fold", "accuracy", "balanced_accuracy", "precision", "recall",
                   "specificity", "f1", "roc_auc", "average_precision", "threshold",
-                  "fit_seconds", "predict_seconds", "error")
+                  "fit_seconds", "predict_seconds", "error", "ece", "brier")
+
+
+def run_model_names(config):
+    """The models of a run in order, each followed by its post-hoc
+    calibrated version (``<model>+<method>``) when ``config.calibrate`` is set."""
+    method = getattr(config, "calibrate", None)
+    return [variant for name in config.models
+            for variant in ((name, f"{name}+{method}") if method else (name,))]
+
+
+def _extra_metrics(y_true, proba, dataset, config):
+    """Calibration (ECE, Brier) and, with ``config.ordinal``, grade metrics."""
+    from benchmarks.calibration import calibration_metrics
+
+    metrics = calibration_metrics(y_true, proba, task=dataset.task)
+    if getattr(config, "ordinal", False):
+        from benchmarks.ordinal import ordinal_metrics
+
+        metrics.update(ordinal_metrics(y_true, np.column_stack([1 - proba, proba])
+                                       if np.ndim(proba) == 1 else proba))
+    return metrics
 
 
 def write_outputs(out, store, dataset, config):
@@ -43,7 +64,7 @@ def write_outputs(out, store, dataset, config):
     import pandas as pd
 
     records, predictions = store.load_parts()
-    order = {name: i for i, name in enumerate(config.models)}
+    order = {name: i for i, name in enumerate(run_model_names(config))}
     records = sorted((record for record in records if record["model"] in order),
                      key=lambda record: (order[record["model"]], record["fold"]))
     if len(predictions):
@@ -53,7 +74,7 @@ def write_outputs(out, store, dataset, config):
             else column, kind="stable").reset_index(drop=True)
     rows = [record["row"] for record in records]
     if config.cv:  # each model's folds, then its mean and pooled rows
-        rows = sorted(rows + _fold_summaries(rows, predictions, dataset),
+        rows = sorted(rows + _fold_summaries(rows, predictions, dataset, config),
                       key=lambda row: order[row["model"]])
     results = pd.DataFrame(rows)
     for column in RESULT_COLUMNS:
@@ -68,9 +89,33 @@ def write_outputs(out, store, dataset, config):
         results.replace({np.nan: None}).to_dict(orient="records"), indent=1,
         default=json_default))
     write_atomic(out / "predictions.csv", predictions.to_csv(index=False))
-    write_atomic(out / "results.md", format_leaderboard(results, dataset, config))
+    pairwise = _write_pairwise(out, results, predictions, dataset, config)
+    from benchmarks.pairwise import not_below_best
+
+    write_atomic(out / "results.md", format_leaderboard(
+        results, dataset, config, not_below_best=not_below_best(pairwise)[1]))
     _write_plots(out / "plots", records, predictions, dataset)
     return results
+
+
+def _write_pairwise(out, results, predictions, dataset, config):
+    """``pairwise.csv``: paired tests of every pair of models on the same
+    test images (pooled out-of-fold predictions with cross-validation)."""
+    from benchmarks.pairwise import pairwise_comparisons
+
+    test = predictions[predictions["split"] == "test"] if len(predictions) else predictions
+    if not len(test) or test["model"].nunique() < 2:
+        return None
+    thresholds = {}
+    if "tuned_threshold" in results:
+        for _, row in results.iterrows():
+            if str(row["fold"]).isdigit() and np.isfinite(row["tuned_threshold"]):
+                thresholds[(row["model"], int(row["fold"]))] = float(row["tuned_threshold"])
+    table = pairwise_comparisons(test, task=dataset.task, class_names=dataset.class_names,
+                                 thresholds=thresholds, n_boot=config.n_bootstrap,
+                                 seed=config.seed)
+    write_atomic(out / "pairwise.csv", table.to_csv(index=False))
+    return table
 
 
 def score_part(dataset, split, proba_test, proba_val, config):
@@ -109,6 +154,7 @@ def score_part(dataset, split, proba_test, proba_val, config):
             for key in ("threshold", "accuracy", "balanced_accuracy", "precision",
                         "recall", "specificity", "f1"):
                 metrics[f"tuned_{key}"] = tuned[key]
+    metrics.update(_extra_metrics(y_test, proba_test, dataset, config))
     return metrics
 
 
@@ -156,7 +202,7 @@ def write_splits(out, dataset, splits):
     write_atomic(Path(out) / "splits.csv", pd.concat(frames).to_csv(index=False))
 
 
-def _fold_summaries(rows, predictions, dataset):
+def _fold_summaries(rows, predictions, dataset, config):
     """Mean and std over folds, and metrics pooled over out-of-fold
     predictions, one row each per model."""
     from benchmarks.metrics import evaluate_predictions, predictions_to_arrays, summarize_folds
@@ -174,6 +220,7 @@ def _fold_summaries(rows, predictions, dataset):
                                                   class_names=dataset.class_names)
             pooled = evaluate_predictions(y_true, proba, task=dataset.task,
                                           class_names=dataset.class_names)
+            pooled.update(_extra_metrics(y_true, proba, dataset, config))
             summaries.append({"model": model, "fold": "pooled", "error": "", **pooled})
     return summaries
 
@@ -184,8 +231,11 @@ def _cell(value, digits=3):
     return f"{value:.{digits}f}"
 
 
-def format_leaderboard(results, dataset, config):
+def format_leaderboard(results, dataset, config, *, not_below_best=()):
     """The Markdown leaderboard, best ROC AUC first.
+
+    Models in ``not_below_best`` (see :func:`benchmarks.pairwise.not_below_best`)
+    get a mark: their ROC AUC is not significantly below the best one.
 
     With cross-validation the table shows mean ± std over folds; otherwise
     one row per model with 95% bootstrap intervals on the test set. Failed
@@ -202,11 +252,14 @@ def format_leaderboard(results, dataset, config):
         table = results
     table = table.sort_values("roc_auc", ascending=False, na_position="last")
     average = {"binary": "", "multiclass": " (macro)", "multilabel": " (macro)"}[dataset.task]
-    header = ["Model", f"ROC AUC{average}", f"F1{average}", "Accuracy", "Sensitivity",
-              "Specificity", "AP", "Fit (s)", "Predict (ms/img)"]
+    header = ["Model", "≈ best", f"ROC AUC{average}", f"F1{average}", "Accuracy", "Sensitivity",
+              "Specificity", "AP", "ECE", "Brier", "Fit (s)", "Predict (ms/img)"]
+    ordinal = "quadratic_kappa" in table and table["quadratic_kappa"].notna().any()
+    if ordinal:
+        header[-2:-2] = ["QW kappa", "Grade MAE", "Within 1 grade"]
     has_tuned = "tuned_accuracy" in table and table["tuned_accuracy"].notna().any()
     if has_tuned:
-        header[4:4] = ["Threshold (val)", "Accuracy @ val thr"]
+        header[5:5] = ["Threshold (val)", "Accuracy @ val thr"]
     lines = [f"# Leaderboard: {dataset.name}", "",
              f"{dataset.task} task, classes: {', '.join(dataset.class_names)}; "
              + (f"{config.cv}-fold cross-validation (mean ± std over folds)." if config.cv
@@ -226,12 +279,17 @@ def format_leaderboard(results, dataset, config):
                         if low is not None and np.isfinite(low) else "")
             return _cell(row.get(key)) + interval
         per_image_ms = 1000 / row.get("images_per_second", np.nan)
-        cells = [row["model"], metric("roc_auc"), metric("f1"), _cell(row.get("accuracy")),
-                 _cell(row.get("recall")), _cell(row.get("specificity")),
-                 _cell(row.get("average_precision")), _cell(row.get("fit_seconds"), 1),
-                 _cell(per_image_ms, 2)]
+        mark = "‡" if row["model"] in not_below_best else ""
+        cells = [row["model"], mark, metric("roc_auc"), metric("f1"),
+                 _cell(row.get("accuracy")), _cell(row.get("recall")),
+                 _cell(row.get("specificity")), _cell(row.get("average_precision")),
+                 _cell(row.get("ece")), _cell(row.get("brier")),
+                 _cell(row.get("fit_seconds"), 1), _cell(per_image_ms, 2)]
+        if ordinal:
+            cells[-2:-2] = [_cell(row.get(k)) for k in ("quadratic_kappa", "grade_mae",
+                                                          "within_one_accuracy")]
         if has_tuned:
-            cells[4:4] = [_cell(row.get("tuned_threshold")), _cell(row.get("tuned_accuracy"))]
+            cells[5:5] = [_cell(row.get("tuned_threshold")), _cell(row.get("tuned_accuracy"))]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     notes = []
     if config.cv:
@@ -245,6 +303,10 @@ def format_leaderboard(results, dataset, config):
             else:
                 notes.append(f"- {model}: {len(failed)} fold(s) failed and are left out of "
                              f"its mean ({failed['error'].iloc[0][:80]}).")
+    if len(not_below_best):
+        notes.append("- ≈ best, ‡: ROC AUC not significantly below the best (DeLong's test "
+                     "against the best model, Holm-corrected, alpha 0.05; pairwise.csv"
+                     + (", pooled out-of-fold predictions" if config.cv else "") + ").")
     if results["error"].astype(bool).any():
         notes.append("- Failed parts: see the error column of results.csv and "
                      "parts/*.traceback.txt; running the same command again retries them.")
@@ -261,6 +323,7 @@ def _failed_line(model, error, width):
 def _write_plots(directory, records, predictions, dataset):
     """Confusion matrices and training curves per model; ROC and PR curves
     overlaying all models (test predictions, all folds pooled)."""
+    from benchmarks.calibration_plots import plot_reliability_diagram
     from benchmarks.metrics import confusion_matrices, predictions_to_arrays
     from benchmarks.plots import (plot_confusion_matrix, plot_pr_curves, plot_roc_curves,
                                   plot_training_history)
@@ -282,6 +345,8 @@ def _write_plots(directory, records, predictions, dataset):
         plot_confusion_matrix(counts, dataset.class_names, directory / f"confusion_{model}.png",
                               normalised=normalised, title=model)
         curves[model] = (y_true, proba[:, 1] if dataset.task == "binary" else proba)
+        plot_reliability_diagram(y_true, proba, directory / f"reliability_{model}.png",
+                                 task=dataset.task, title=f"{model}: reliability")
     if curves:
         plot_roc_curves(curves, directory / "roc.png")
         plot_pr_curves(curves, directory / "pr.png")

@@ -73,6 +73,18 @@ class BenchmarkConfig:
         Sensitivity to reach with ``threshold_method='sensitivity'``.
     n_bootstrap : int
         Bootstrap resamples for the 95% confidence intervals.
+    calibrate : {None, 'temperature', 'isotonic', 'sigmoid'}
+        Post-hoc calibration fitted on each model's validation predictions
+        only (:func:`benchmarks.calibration.fit_calibrator`). The calibrated
+        model is reported as its own row, ``<model>+<method>``, beside the
+        uncalibrated one, so every metric, plot and paired test shows before
+        and after.
+    ordinal : bool or sequence of str
+        The classes are ordered grades: ``True`` takes the order from
+        ``dataset_options['classes']`` when given, else natural sort of the
+        class names; a sequence gives the order. Adds quadratic-weighted
+        kappa, mean absolute grade error and within-one-grade accuracy, and
+        puts confusion matrices in grade order.
 
     Examples
     --------
@@ -97,6 +109,8 @@ class BenchmarkConfig:
     threshold_method: str = "youden"
     target_sensitivity: float = 0.95
     n_bootstrap: int = 1000
+    calibrate: object = None
+    ordinal: object = False
 
     def validate(self):
         """Raise ``ValueError`` naming the first invalid setting; return self."""
@@ -126,6 +140,15 @@ class BenchmarkConfig:
                 self.target_sensitivity, (int, float)) or not 0 < self.target_sensitivity <= 1:
             raise ValueError("target_sensitivity must be in (0, 1]; got "
                              f"{self.target_sensitivity!r}.")
+        from benchmarks.calibration import CALIBRATION_METHODS
+
+        if self.calibrate is not None and self.calibrate not in CALIBRATION_METHODS:
+            raise ValueError(f"calibrate must be None or one of {CALIBRATION_METHODS}; got "
+                             f"{self.calibrate!r}.")
+        if not (isinstance(self.ordinal, bool) or (
+                isinstance(self.ordinal, (list, tuple)) and len(self.ordinal) >= 2)):
+            raise ValueError("ordinal must be True/False or the class names in grade order "
+                             f"(at least two); got {self.ordinal!r}.")
         if not isinstance(self.dataset_options, dict):
             raise ValueError(f"dataset_options must be a dict of load_dataset options; got "
                              f"{self.dataset_options!r}.")
@@ -202,8 +225,11 @@ def run_benchmark(config=None, *, command=None, **options):
             _say(config, f"[{number}/{len(parts)}] {label}: fitting on "
                          f"{len(split.train)} images ...")
             part_started = time.perf_counter()
-            row, predictions, history, trace = _run_part(name, dataset, split, config,
-                                                         store, load_size)
+            row, predictions, history, trace, variants = _run_part(
+                name, dataset, split, config, store, load_size)
+            for variant_row, variant_predictions in variants:  # calibrated, saved first
+                store.save_part(variant_row["model"], split.fold, variant_row,
+                                variant_predictions, None, config.model_params.get(name, {}))
             store.save_part(name, split.fold, row, predictions, history,
                             config.model_params.get(name, {}), traceback=trace)
             timings["parts"][key] = time.perf_counter() - part_started
@@ -219,6 +245,9 @@ def run_benchmark(config=None, *, command=None, **options):
     results = write_outputs(out, store, dataset, config)
     timings["report_seconds"] = time.perf_counter() - report_started
     record("finished")
+    from benchmarks.html_report import write_html_report
+
+    write_html_report(out)
     if not config.quiet:
         print((out / "results.md").read_text(encoding="utf-8"))
         print(f"Results in {out}/ ({time.perf_counter() - started:.0f} s)")
@@ -273,6 +302,12 @@ def _load_dataset(config):
         load_size = config.image_size or 224
         dataset = dataset.load_images(size=load_size, strict=config.strict,
                                       n_jobs=config.n_jobs, progress=not config.quiet)
+    if config.ordinal:
+        from benchmarks.ordinal import reorder_classes
+
+        order = config.ordinal if not isinstance(config.ordinal, bool) else \
+            config.dataset_options.get("classes")
+        dataset = reorder_classes(dataset, order)
     if dataset.skipped:
         _say(config, f"{len(dataset.skipped)} image(s) skipped: "
                      + "; ".join(f"{i}: {r}" for i, r in dataset.skipped[:3]))
@@ -307,7 +342,7 @@ def _fingerprint(dataset, config):
     """What makes two runs' numbers comparable. The model list is not part
     of it (adding a model to a finished run only runs that model), and model
     parameters are checked per finished part."""
-    return {
+    fingerprint = {
         "dataset": dataset.fingerprint(),
         "split": config.split, "cv": config.cv, "seed": config.seed,
         "image_size": config.image_size,
@@ -315,6 +350,9 @@ def _fingerprint(dataset, config):
         "target_sensitivity": config.target_sensitivity,
         "n_bootstrap": config.n_bootstrap,
     }
+    if config.ordinal:  # only when set, so earlier runs' directories still resume
+        fingerprint["ordinal"] = True
+    return fingerprint
 
 
 def _model_dir(store, name, split, config):
@@ -323,6 +361,9 @@ def _model_dir(store, name, split, config):
 
 def _is_done(store, name, split, config):
     done = store.is_done(name, split.fold, config.model_params.get(name, {}))
+    if done and config.calibrate and len(split.val):  # a calibrated version is missing
+        done = store.is_done(f"{name}+{config.calibrate}", split.fold,
+                             config.model_params.get(name, {}))
     if done and config.save_models:  # asked to keep models it did not keep before
         return (_model_dir(store, name, split, config) / "model.json").exists()
     return done
@@ -351,7 +392,8 @@ def _build_model(name, config):
 
 
 def _run_part(name, dataset, split, config, store, load_size):
-    """Fit one model on one split; return (row, predictions, history, traceback)."""
+    """Fit one model on one split; return (row, predictions, history, traceback,
+    variants), ``variants`` the calibrated version's (row, predictions), if any."""
     from benchmarks.report import prediction_frame, score_part
 
     row = {"model": name, "fold": split.fold, "n_train": len(split.train),
@@ -377,10 +419,14 @@ def _run_part(name, dataset, split, config, store, load_size):
         history = getattr(model, "history_", None) or None
         if config.save_models:
             _save_model(model, _model_dir(store, name, split, config), dataset, load_size)
-        return row, predictions, history, None
+        from benchmarks._calibrated import calibrated_part
+
+        variants = [calibrated_part(row, dataset, split, proba_test, proba_val, config)
+                    ] if config.calibrate else []
+        return row, predictions, history, None, variants
     except Exception as error:  # one model's failure must not end the run
         row["error"] = f"{type(error).__name__}: {error}".replace("\n", " ")
-        return row, None, None, traceback.format_exc()
+        return row, None, None, traceback.format_exc(), []
 
 
 def _aligned_proba(model, images, dataset):

@@ -24,11 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ResultStore", "RunConfigMismatch", "write_atomic", "json_default"]
+__all__ = ["ResultStore", "RunConfigMismatch", "write_atomic", "json_default", "read_parts"]
 
 #: What a run writes into its output directory; ``fresh`` removes only these.
 RUN_OUTPUTS = ("parts", "models", "plots", "results.csv", "results.json", "results.md",
-               "predictions.csv", "run.json", "splits.csv", "fingerprint.json")
+               "predictions.csv", "run.json", "splits.csv", "fingerprint.json",
+               "pairwise.csv", "report.html")
 
 
 class RunConfigMismatch(ValueError):
@@ -217,20 +218,35 @@ class ResultStore:
 
     def load_parts(self):
         """Return the saved records (dicts) and the concatenated predictions."""
-        import pandas as pd
-
-        records, frames = [], []
-        for path in sorted(self.parts.glob("*.json")):
-            record = json.loads(path.read_text(encoding="utf-8"))
-            records.append(record)
-            csv = path.with_suffix(".csv")
-            if csv.exists() and not record["row"].get("error"):
-                frames.append(pd.read_csv(csv, dtype={"id": str}))
-        predictions = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        return records, predictions
+        return read_parts(self.parts)
 
     def model_dir(self, model, fold=None):
         """Where the fitted model of (model, fold) is saved: ``models/<model>``
         for a single split (``fold=None``), ``models/<model>-fold<k>`` per fold."""
         stem = _part_stem(model, 0).rsplit("__", 1)[0]
         return self.directory / "models" / (stem if fold is None else f"{stem}-fold{fold}")
+
+
+def read_parts(parts):
+    """The saved records (dicts) and concatenated predictions in a ``parts``
+    folder, read without opening a store (nothing is written), so a report
+    can be rebuilt while a run is still going.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> records, predictions = read_parts(Path(tempfile.mkdtemp()))
+    >>> records, len(predictions)
+    ([], 0)
+    """
+    import pandas as pd
+
+    records, frames = [], []
+    for path in sorted(Path(parts).glob("*.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        records.append(record)
+        csv = path.with_suffix(".csv")
+        if csv.exists() and not record["row"].get("error"):
+            frames.append(pd.read_csv(csv, dtype={"id": str}))
+    predictions = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return records, predictions
