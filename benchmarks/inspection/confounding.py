@@ -48,7 +48,7 @@ def _cramers_v(table):
     table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
     if min(table.shape) < 2:
         return 0.0
-    return float(association(table, method="cramer", correction=False))
+    return round(float(association(table, method="cramer", correction=False)), 4)
 
 
 def _columns(labels, task, class_names):
