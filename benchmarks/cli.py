@@ -280,9 +280,10 @@ def _add_inspect_parser(commands):
                       help="eigen-images per class (default 4; 0: none)")
     look.add_argument("--examples", type=int, default=16, metavar="K",
                       help="random example images per class (default 16)")
-    look.add_argument("--near-distance", type=int, default=4, metavar="BITS",
-                      help="largest perceptual-hash distance (of 64 bits) counted as a "
-                      "near-duplicate (default 4)")
+    look.add_argument("--near-distance", type=int, default=24, metavar="BITS",
+                      help="largest perceptual-hash distance (of 256 bits) counted as a "
+                      "near-duplicate (default 24; re-encoded copies of a film stay "
+                      "within about 10, different films are 40 or more apart)")
     look.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     look.add_argument("--out", metavar="DIR", default="xray-bench-inspect",
                       help="output directory (default xray-bench-inspect)")

@@ -191,7 +191,7 @@ def _label_text(dataset):
 
 
 def inspect_dataset(data=None, *, dataset_options=None, split="auto", image_size=128,
-                    n_components=4, n_examples=16, max_distance=4, seed=0, n_jobs=1,
+                    n_components=4, n_examples=16, max_distance=24, seed=0, n_jobs=1,
                     chunk_size=256, strict=False, quiet=False):
     """Look at a dataset before training on it; return the summaries.
 
@@ -210,7 +210,7 @@ def inspect_dataset(data=None, *, dataset_options=None, split="auto", image_size
     n_components, n_examples : int
         Eigen-images and example images per class.
     max_distance : int
-        Largest perceptual-hash distance (of 64 bits) of a near-duplicate.
+        Largest perceptual-hash distance (of 256 bits) of a near-duplicate.
     seed : int
         Seed of the example sample and of a hold-out split.
     n_jobs, chunk_size : int

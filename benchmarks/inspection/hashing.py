@@ -32,17 +32,17 @@ def exact_duplicate_pairs(digests):
     return sorted(pairs)
 
 
-def near_duplicate_pairs(hashes, max_distance, *, max_pairs=100_000, max_cells=16_000_000):
-    """Pairs of 64-bit hashes at most ``max_distance`` bits apart.
+def near_duplicate_pairs(hashes, max_distance, *, max_pairs=100_000, max_cells=4_000_000):
+    """Pairs of hashes at most ``max_distance`` bits apart.
 
     Every pair is compared (exact, no index that could miss a pair), one
-    block of rows at a time so that at most ``max_cells`` distances are held:
-    memory stays flat and 100,000 hashes take about a minute.
+    block of rows at a time so that at most ``max_cells`` words are held:
+    memory stays flat, and the time grows with the square of the count.
 
     Parameters
     ----------
-    hashes : (N,) array_like of int
-        Unsigned 64-bit hashes.
+    hashes : (N,) or (N, W) array_like of uint64
+        One hash of ``64 * W`` bits per image.
     max_distance : int
         Largest Hamming distance that counts as a near-duplicate.
     max_pairs : int, optional
@@ -61,12 +61,17 @@ def near_duplicate_pairs(hashes, max_distance, *, max_pairs=100_000, max_cells=1
     ([(0, 1, 1)], 1)
     """
     hashes = np.asarray(hashes, dtype=np.uint64)
-    n = len(hashes)
-    rows = max(1, max_cells // max(n, 1))
+    if hashes.ndim == 1:
+        hashes = hashes[:, None]
+    n, words = hashes.shape if hashes.size else (len(hashes), 1)
+    rows = max(1, max_cells // max(n * words, 1))
     pairs, n_pairs = [], 0
     for start in range(0, n, rows):
         stop = min(n, start + rows)
-        distance = np.bitwise_count(hashes[start:stop, None] ^ hashes[None, start:])
+        distance = np.zeros((stop - start, n - start), dtype=np.int32)
+        for word in range(words):
+            distance += np.bitwise_count(hashes[start:stop, None, word]
+                                         ^ hashes[None, start:, word])
         # Only j > i: column c of this block is image start + c.
         local = np.arange(stop - start)[:, None]
         close = (distance <= max_distance) & (np.arange(n - start)[None, :] > local)
@@ -106,7 +111,7 @@ def _describe_pairs(pairs, ids, split, label_text, max_listed):
             "n_labels_differ": int(n_conflicting), "pairs": listed}
 
 
-def duplicate_report(ids, digests, hashes, split, label_text, *, max_distance=4,
+def duplicate_report(ids, digests, hashes, split, label_text, *, max_distance=24,
                      max_listed=200):
     """Exact and near-duplicate pairs, counted by split category.
 
@@ -116,15 +121,15 @@ def duplicate_report(ids, digests, hashes, split, label_text, *, max_distance=4,
         Image ids.
     digests : sequence of bytes
         Pixel digests (equal for byte-identical images).
-    hashes : sequence of int
-        64-bit perceptual hashes.
+    hashes : (N,) or (N, W) array_like of uint64
+        Perceptual hashes of ``64 * W`` bits.
     split : sequence of str or None
         Split of each image, or ``None`` when the dataset has none.
     label_text : sequence of str
         Each image's label(s) as text, to flag duplicates whose labels differ.
     max_distance : int, optional
         Largest Hamming distance between perceptual hashes that counts as a
-        near-duplicate (of 64 bits). Pairs that are exact duplicates are
+        near-duplicate. Pairs that are exact duplicates are
         reported as exact only.
     max_listed : int, optional
         Pairs listed per kind (all are counted).
@@ -143,6 +148,7 @@ def duplicate_report(ids, digests, hashes, split, label_text, *, max_distance=4,
     >>> report["exact"]["by_splits"], report["near"]["by_splits"]
     ({'train/test': 1}, {'train': 1, 'train/test': 1})
     """
+    hashes = np.asarray(hashes, dtype=np.uint64).reshape(len(digests), -1)
     exact = exact_duplicate_pairs(digests)
     identical = set(exact)
     near, n_near = near_duplicate_pairs(hashes, max_distance)
@@ -157,4 +163,4 @@ def duplicate_report(ids, digests, hashes, split, label_text, *, max_distance=4,
 
 
 def _hamming(a, b):
-    return int(np.bitwise_count(np.uint64(a) ^ np.uint64(b)))
+    return int(np.bitwise_count(a ^ b).sum())

@@ -133,11 +133,13 @@ def _pair_images(result, limit=6):
     """A few duplicate pairs (across splits first), decoded again at the working size."""
     from benchmarks.inspection.describe import describe_image
 
-    chosen = []
-    for kind in ("exact", "near"):
-        pairs = result["duplicates"][kind]["pairs"]
-        chosen += [(kind, p) for p in sorted(pairs, key=lambda p: "/" not in p["splits"])]
-    chosen = chosen[:limit]
+    ranked = {kind: [(kind, p) for p in sorted(result["duplicates"][kind]["pairs"],
+                                              key=lambda p: "/" not in p["splits"])]
+              for kind in ("exact", "near")}
+    # Half of each kind where both have pairs; the other kind fills the rest.
+    chosen = ranked["exact"][:limit // 2] + ranked["near"][:limit // 2]
+    chosen += [p for p in ranked["exact"] + ranked["near"] if p not in chosen][
+        :limit - len(chosen)]
     if not chosen:
         return []
     dataset, size = result["dataset"], result["settings"]["image_size"]
@@ -253,8 +255,9 @@ def format_summary(record, out=None):
                         ("near", f"near-duplicates (pHash distance <= "
                                  f"{duplicates['max_distance']})")):
         entry = duplicates[kind]
+        where = ", ".join(f"{k} {v}" for k, v in sorted(entry["by_splits"].items()))
         lines.append(f"  {label}: {entry['n_pairs']} pair(s), {entry['n_across_splits']} "
-                     f"across splits {entry['by_splits'] or ''}".rstrip())
+                     f"across splits" + (f" ({where})" if where else ""))
     patients = record["patients"]
     if patients:
         across = sum(v["n"] for v in patients["across_splits"].values())

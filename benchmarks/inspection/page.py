@@ -69,7 +69,7 @@ def _duplicates(record):
     duplicates = record["duplicates"]
     rows = []
     for kind, label in (("exact", "exact (identical pixels)"),
-                        ("near", f"near (pHash ≤ {duplicates['max_distance']} of 64 bits)")):
+                        ("near", f"near (pHash ≤ {duplicates['max_distance']} of 256 bits)")):
         entry = duplicates[kind]
         by = ", ".join(f"{k}: {v}" for k, v in entry["by_splits"].items()) or "—"
         rows.append([label, entry["n_pairs"], entry["n_across_splits"], by,
