@@ -54,18 +54,21 @@ def near_duplicate_pairs(hashes, max_distance, *, max_pairs=100_000, max_cells=4
         ``(i, j, distance)`` with ``i < j``, in row order, at most ``max_pairs``.
     n_pairs : int
         Number of pairs found, listed or not.
+    closest : int or None
+        The smallest non-zero distance between two hashes (how near the
+        nearest pair of different images came), ``None`` for fewer than two.
 
     Examples
     --------
     >>> near_duplicate_pairs([0b1111, 0b0111, 0xFF00], 1)
-    ([(0, 1, 1)], 1)
+    ([(0, 1, 1)], 1, 1)
     """
     hashes = np.asarray(hashes, dtype=np.uint64)
     if hashes.ndim == 1:
         hashes = hashes[:, None]
     n, words = hashes.shape if hashes.size else (len(hashes), 1)
     rows = max(1, max_cells // max(n * words, 1))
-    pairs, n_pairs = [], 0
+    pairs, n_pairs, closest = [], 0, None
     for start in range(0, n, rows):
         stop = min(n, start + rows)
         distance = np.zeros((stop - start, n - start), dtype=np.int32)
@@ -75,13 +78,18 @@ def near_duplicate_pairs(hashes, max_distance, *, max_pairs=100_000, max_cells=4
         # Only j > i: column c of this block is image start + c.
         local = np.arange(stop - start)[:, None]
         close = (distance <= max_distance) & (np.arange(n - start)[None, :] > local)
+        upper = np.arange(n - start)[None, :] > local
+        nonzero = distance[upper & (distance > 0)]
+        if nonzero.size:
+            low = int(nonzero.min())
+            closest = low if closest is None else min(closest, low)
         i, j = np.nonzero(close)
         n_pairs += len(i)
         room = max_pairs - len(pairs)
         if room > 0:
             pairs.extend((int(a + start), int(b + start), int(distance[a, b]))
                          for a, b in zip(i[:room], j[:room]))
-    return pairs, n_pairs
+    return pairs, n_pairs, closest
 
 
 def _category(split, i, j):
@@ -151,10 +159,10 @@ def duplicate_report(ids, digests, hashes, split, label_text, *, max_distance=24
     hashes = np.asarray(hashes, dtype=np.uint64).reshape(len(digests), -1)
     exact = exact_duplicate_pairs(digests)
     identical = set(exact)
-    near, n_near = near_duplicate_pairs(hashes, max_distance)
+    near, n_near, closest = near_duplicate_pairs(hashes, max_distance)
     near = [pair for pair in near if (pair[0], pair[1]) not in identical]
     n_near -= sum(1 for i, j in exact if _hamming(hashes[i], hashes[j]) <= max_distance)
-    report = {"max_distance": int(max_distance),
+    report = {"max_distance": int(max_distance), "closest_distance": closest,
               "exact": _describe_pairs(exact, ids, split, label_text, max_listed),
               "near": _describe_pairs(near, ids, split, label_text, max_listed)}
     if n_near > report["near"]["n_pairs"]:   # more pairs than near_duplicate_pairs keeps

@@ -258,6 +258,9 @@ def format_summary(record, out=None):
         where = ", ".join(f"{k} {v}" for k, v in sorted(entry["by_splits"].items()))
         lines.append(f"  {label}: {entry['n_pairs']} pair(s), {entry['n_across_splits']} "
                      f"across splits" + (f" ({where})" if where else ""))
+    if duplicates.get("closest_distance") is not None:
+        lines.append(f"  nearest two images with different hashes: "
+                     f"{duplicates['closest_distance']} of 256 bits apart")
     patients = record["patients"]
     if patients:
         across = sum(v["n"] for v in patients["across_splits"].values())

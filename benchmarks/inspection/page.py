@@ -75,6 +75,9 @@ def _duplicates(record):
         rows.append([label, entry["n_pairs"], entry["n_across_splits"], by,
                      entry["n_labels_differ"]])
     table = _table(["kind", "pairs", "across splits", "by split", "labels differ"], rows)
+    if duplicates.get("closest_distance") is not None:
+        table += (f"<p>The nearest two images with different hashes are "
+                  f"{duplicates['closest_distance']} bits of 256 apart.</p>")
     listed = [p for kind in ("exact", "near") for p in duplicates[kind]["pairs"]][:30]
     if listed:
         table += _table(["image", "label", "image", "label", "splits", "pHash distance"],
