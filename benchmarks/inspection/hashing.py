@@ -156,7 +156,8 @@ def duplicate_report(ids, digests, hashes, split, label_text, *, max_distance=24
     >>> report["exact"]["by_splits"], report["near"]["by_splits"]
     ({'train/test': 1}, {'train': 1, 'train/test': 1})
     """
-    hashes = np.asarray(hashes, dtype=np.uint64).reshape(len(digests), -1)
+    hashes = np.asarray(hashes, dtype=np.uint64)
+    hashes = hashes.reshape(len(digests), -1) if hashes.size else np.zeros((0, 1), np.uint64)
     exact = exact_duplicate_pairs(digests)
     identical = set(exact)
     near, n_near, closest = near_duplicate_pairs(hashes, max_distance)
