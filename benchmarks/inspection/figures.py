@@ -107,14 +107,14 @@ def plot_image_row(images, titles, path, *, title, vmax=255, cmap="gray"):
 def plot_difference(images, titles, path):
     """Mean-difference images on one symmetric diverging scale (gray levels)."""
     limit = max(float(np.max(np.abs(image))) for image in images) or 1.0
-    figure = _figure(2.6 * len(images) + 1, 3)
+    figure = _figure(max(4.6, 2.6 * len(images) + 1), 3)
     axes = _image_axes(figure, 1, len(images))
     for ax, image, name in zip(axes[0], images, titles):
         shown = ax.imshow(image, cmap="RdBu_r", vmin=-limit, vmax=limit)
         ax.set_title(name, fontsize=9)
     figure.colorbar(shown, ax=axes[0].tolist(), shrink=0.8,
                     label="difference of means (gray levels)")
-    figure.suptitle("Mean-difference images (red: brighter in the first)")
+    figure.suptitle("Mean difference (red: brighter in the first)")
     return _save(figure, path, _DPI)
 
 
@@ -140,7 +140,11 @@ def plot_histograms(histograms, names, path):
     for histogram, name in zip(histograms, names):
         mean = float(histogram @ levels)
         ax.plot(levels, histogram, label=f"{name} (mean {mean:.1f})", lw=1.2)
+    # Black borders or a burnt-in white label put most pixels at 0 or 255;
+    # the axis is scaled to the levels between, and the ends are cut off.
+    inner = max(float(np.max(h[2:254])) for h in histograms)
     ax.set(xlabel="gray level", ylabel="fraction of pixels", xlim=(0, 255),
+           ylim=(0, 1.15 * inner if inner > 0 else None),
            title="Intensity histograms (mean over images)")
     ax.legend(fontsize=8)
     return _save(figure, path, _DPI)

@@ -76,6 +76,7 @@ def _figures(result, folder):
     if result["n_read"]:
         add("counts", draw.plot_counts(result["counts"], folder / "counts.png"),
             "Images per class and split")
+    if len(set(result["properties"]["size"])) > 1:
         add("sizes", draw.plot_sizes(result["widths"], result["heights"], result["labels"],
                                      names, folder / "sizes.png"), "Native image sizes")
     patients = result["patients"]

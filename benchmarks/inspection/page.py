@@ -78,7 +78,8 @@ def _duplicates(record):
     if duplicates.get("closest_distance") is not None:
         table += (f"<p>The nearest two images with different hashes are "
                   f"{duplicates['closest_distance']} bits of 256 apart.</p>")
-    listed = [p for kind in ("exact", "near") for p in duplicates[kind]["pairs"]][:30]
+    listed = sorted((p for kind in ("exact", "near") for p in duplicates[kind]["pairs"]),
+                    key=lambda p: "/" not in p["splits"])[:30]   # across splits first
     if listed:
         table += _table(["image", "label", "image", "label", "splits", "pHash distance"],
                         [[p["a"], p["label_a"], p["b"], p["label_b"], p["splits"],
