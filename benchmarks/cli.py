@@ -293,12 +293,15 @@ def _add_inspect_parser(commands):
 
 
 def _inspect(args, command):
+    import time
+
     from benchmarks.inspection import format_summary, inspect_dataset, write_inspection
     from benchmarks.inspection.outputs import prepare_output
 
     if args.source and args.data and args.source != args.data:
         raise ValueError(f"two datasets given: DATA {args.source!r} and --data "
                          f"{args.data!r}; give one.")
+    started = time.perf_counter()
     prepare_output(args.out)   # refuse a bad --out before the long pass
     result = inspect_dataset(
         args.source or args.data, dataset_options=_dataset_options(args),
@@ -308,7 +311,7 @@ def _inspect(args, command):
         strict=args.strict, quiet=args.quiet)
     record = write_inspection(result, args.out, command=command)
     if not args.quiet:
-        print(format_summary(record, args.out))
+        print(format_summary(record, args.out, time.perf_counter() - started))
     return 0
 
 

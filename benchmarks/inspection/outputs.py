@@ -230,8 +230,9 @@ def write_inspection(result, out, *, command=None):
     return record
 
 
-def format_summary(record, out=None):
-    """A few lines for the terminal."""
+def format_summary(record, out=None, seconds=None):
+    """A few lines for the terminal; ``seconds`` is the whole command's time
+    (default: the pass over the images)."""
     lines = [f"{record['name']}: {record['n_read']} of {record['n_listed']} images read "
              f"({record['n_unreadable']} unreadable"
              + (f", {len(record['skipped_listing'])} other item(s) skipped while listing"
@@ -271,5 +272,6 @@ def format_summary(record, out=None):
     for note in record["notes"]:
         lines.append(f"  note: {note}")
     if out is not None:
-        lines.append(f"Report in {Path(out) / 'inspect.html'} ({record['seconds']:.0f} s)")
+        seconds = record["seconds"] if seconds is None else seconds
+        lines.append(f"Report in {Path(out) / 'inspect.html'} ({seconds:.0f} s)")
     return "\n".join(lines)
