@@ -279,3 +279,50 @@ def test_inspect_a_slice_of_pneumonia224(tmp_path):
     assert record["properties"]["size"] == {"224x224": 24}
     assert record["confounding"]["warnings"] == []
     shutil.rmtree(tmp_path / "out")
+
+
+def test_dicom_tags_give_the_view_and_a_one_view_class_is_flagged(tmp_path):
+    from test_io import _write_dicom
+
+    rng = np.random.default_rng(2)
+    rows = []
+    views = {"effusion": ["AP"] * 6, "normal": ["PA", "PA", "AP"] * 2}
+    for label, label_views in views.items():
+        for k, view in enumerate(label_views):
+            name = f"{label}{k}.dcm"
+            _write_dicom(tmp_path / name, rng.integers(0, 4096, (24, 24)), ViewPosition=view)
+            rows.append(f"{name},{label}")
+    (tmp_path / "labels.csv").write_text("file,label\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    code, _, stderr = _inspect(tmp_path, "--labels", "labels.csv", "--out", out, *FAST)
+    assert code == 0, stderr
+    record = _record(out)
+    properties = record["properties"]
+    assert properties["format"] == {"dcm": 12} and properties["modality"] == {"DX": 12}
+    assert properties["bit depth"] == {"12": 12}
+    assert properties["photometric"] == {"MONOCHROME2": 12}
+    assert properties["view"] == {"AP": 8, "PA": 4}
+    assert ("view: 100% of 'effusion' images are AP, against 33% of the other images"
+            in record["confounding"]["warnings"])
+    assert not any(w.startswith("size") for w in record["confounding"]["warnings"])
+
+
+def test_multilabel_cooccurrence_and_a_csv_view_column(tmp_path):
+    rng = np.random.default_rng(4)
+    table = [("a|b", "AP"), ("a", "PA"), ("b", "AP"), ("a|b|c", "PA"), ("c", "PA"),
+             ("a|c", "AP")]
+    rows = []
+    for k, (labels, view) in enumerate(table):
+        save_image(tmp_path / f"{k}.png", rng.integers(0, 256, (16, 16), dtype=np.uint8))
+        rows.append(f"{k}.png,{labels},{view}")
+    (tmp_path / "labels.csv").write_text("file,label,View Position\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    code, _, stderr = _inspect("--data", tmp_path / "labels.csv", "--multilabel", "--out", out,
+                               *FAST)
+    assert code == 0, stderr
+    record = _record(out)
+    assert record["task"] == "multilabel" and record["class_names"] == ["a", "b", "c"]
+    assert record["cooccurrence"] == [[4, 2, 2], [2, 3, 1], [2, 1, 3]]
+    assert record["properties"]["view"] == {"PA": 3, "AP": 3}
+    assert "figures/cooccurrence.png" in record["figures"]
+    assert [d["title"] for d in record["differences"]] == ["a − rest", "b − rest", "c − rest"]
