@@ -326,3 +326,13 @@ def test_multilabel_cooccurrence_and_a_csv_view_column(tmp_path):
     assert record["properties"]["view"] == {"PA": 3, "AP": 3}
     assert "figures/cooccurrence.png" in record["figures"]
     assert [d["title"] for d in record["differences"]] == ["a − rest", "b − rest", "c − rest"]
+
+
+def test_popcount_without_numpy_bitwise_count(monkeypatch):
+    from benchmarks.inspection.hashing import popcount
+
+    words = np.random.default_rng(5).integers(0, 2**63, (7, 4)).astype(np.uint64)
+    expected = [[bin(int(w)).count("1") for w in row] for row in words]
+    assert popcount(words).tolist() == expected
+    monkeypatch.delattr(np, "bitwise_count", raising=False)
+    assert popcount(words).tolist() == expected

@@ -10,9 +10,25 @@ leakage.
 
 import numpy as np
 
-__all__ = ["exact_duplicate_pairs", "near_duplicate_pairs", "duplicate_report"]
+__all__ = ["exact_duplicate_pairs", "near_duplicate_pairs", "duplicate_report", "popcount"]
 
 _SPLIT_ORDER = ("train", "val", "test")
+
+
+def popcount(words):
+    """Set bits of each unsigned 64-bit word (``np.bitwise_count`` on NumPy 2).
+
+    Examples
+    --------
+    >>> popcount(np.array([0, 1, 2**64 - 1], dtype=np.uint64)).tolist()
+    [0, 1, 64]
+    """
+    words = np.asarray(words, dtype=np.uint64)
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(words)
+    # NumPy 1.x: count the bits of the eight bytes of each word.
+    as_bytes = np.unpackbits(words[..., None].view(np.uint8), axis=-1)
+    return as_bytes.sum(axis=-1, dtype=np.uint8)
 
 
 def exact_duplicate_pairs(digests):
@@ -73,8 +89,7 @@ def near_duplicate_pairs(hashes, max_distance, *, max_pairs=100_000, max_cells=4
         stop = min(n, start + rows)
         distance = np.zeros((stop - start, n - start), dtype=np.int32)
         for word in range(words):
-            distance += np.bitwise_count(hashes[start:stop, None, word]
-                                         ^ hashes[None, start:, word])
+            distance += popcount(hashes[start:stop, None, word] ^ hashes[None, start:, word])
         # Only j > i: column c of this block is image start + c.
         local = np.arange(stop - start)[:, None]
         close = (distance <= max_distance) & (np.arange(n - start)[None, :] > local)
@@ -172,4 +187,4 @@ def duplicate_report(ids, digests, hashes, split, label_text, *, max_distance=24
 
 
 def _hamming(a, b):
-    return int(np.bitwise_count(a ^ b).sum())
+    return int(popcount(a ^ b).sum())
