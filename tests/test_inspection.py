@@ -211,6 +211,15 @@ def test_output_folder_of_someone_else_is_refused(tmp_path):
     code, _, stderr = _inspect("--data-option", "n_images=8", "--out", link, *FAST)
     assert code == 2 and "symbolic link" in stderr
     assert not (tmp_path / "elsewhere").exists()
+    ours = tmp_path / "ours"
+    assert _inspect("--data-option", "n_images=8", "--out", ours, *FAST)[0] == 0
+    target = tmp_path / "target.png"
+    target.write_bytes(b"keep")
+    (ours / "figures" / "counts.png").unlink()
+    (ours / "figures" / "counts.png").symlink_to(target)
+    code, _, stderr = _inspect("--data-option", "n_images=8", "--out", ours, *FAST)
+    assert code == 2 and "symbolic links ['counts.png']" in stderr
+    assert target.read_bytes() == b"keep"
 
 
 def test_class_accumulator_matches_numpy_over_chunks():

@@ -154,8 +154,12 @@ def _pair_images(result, limit=6):
     out = []
     for kind, pair in chosen:
         tag = f"{kind}" + (f", d={pair['distance']}" if "distance" in pair else "")
-        out.append((f"{draw._short(pair['a'])} ({pair['label_a']})", image(pair["a"]),
-                    f"{draw._short(pair['b'])} ({pair['label_b']}; {tag})", image(pair["b"])))
+        try:
+            first, second = image(pair["a"]), image(pair["b"])
+        except (OSError, ValueError):   # changed on disk since the pass: leave the pair out
+            continue
+        out.append((f"{draw._short(pair['a'])} ({pair['label_a']})", first,
+                    f"{draw._short(pair['b'])} ({pair['label_b']}; {tag})", second))
     return out
 
 
@@ -223,6 +227,10 @@ def write_inspection(result, out, *, command=None):
             if stale.is_file() and not stale.is_symlink():
                 stale.unlink()
     folder.mkdir(parents=True, exist_ok=True)
+    links = sorted(p.name for p in folder.iterdir() if p.is_symlink())
+    if links:
+        raise ValueError(f"'{folder}' holds symbolic links {links[:3]}; the inspection never "
+                         "writes through a link: give another --out.")
     made = _figures(result, folder)
     record = json_record(result, [f"figures/{p.name}" for p, _ in made.values()], command)
     write_atomic(out / "inspect.json", json.dumps(record, indent=1, default=json_default))
