@@ -77,9 +77,11 @@ class ClassAccumulator:
                              f"{images.shape}.")
         if not len(images):
             return
-        values = images.astype(np.float64)
-        self._sum += values.sum(axis=0)
-        self._sum_squares += np.square(values).sum(axis=0)
+        # Squares of uint8 fit uint16; the float64 sums are taken without a
+        # float64 copy of the chunk (numpy casts in small buffers).
+        self._sum += images.sum(axis=0, dtype=np.float64)
+        wide = images.astype(np.uint16)
+        self._sum_squares += np.multiply(wide, wide, out=wide).sum(axis=0, dtype=np.float64)
         self._histogram += np.asarray(histograms, dtype=np.float64).sum(axis=0)
         self._rms.extend(float(v) for v in rms)
         self._michelson.extend(float(v) for v in michelson)
