@@ -121,14 +121,14 @@ def plot_difference(images, titles, path):
 def plot_eigen_images(rows, path):
     """``rows`` is ``[(class name, (k, H, W) components, ratios)]``."""
     cols = max(len(components) for _, components, _ in rows)
-    figure = _figure(1.9 * cols + 0.5, 2.0 * len(rows) + 0.4)
+    figure = _figure(max(4.6, 1.9 * cols + 0.5), 2.0 * len(rows) + 0.4)
     axes = _image_axes(figure, len(rows), cols)
     for r, (name, components, ratios) in enumerate(rows):
         for c, (component, ratio) in enumerate(zip(components, ratios)):
             limit = float(np.max(np.abs(component))) or 1.0
             axes[r, c].imshow(component, cmap="RdBu_r", vmin=-limit, vmax=limit)
             axes[r, c].set_title(f"{name} PC{c + 1} ({ratio:.0%})", fontsize=8)
-    figure.suptitle("Eigen-images (principal components; share of variance)")
+    figure.suptitle("Eigen-images (share of variance)")
     return _save(figure, path, _DPI)
 
 
