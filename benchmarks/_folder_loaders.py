@@ -40,13 +40,16 @@ def _loose_files(folder):
     return sorted(e.name for e in os.scandir(folder) if e.is_file() and not e.name.startswith("."))
 
 
-def load_class_folders(source, *, strict=False, name=None):
+def load_class_folders(source, *, strict=False, name=None, min_classes=2):
     """Images in ``<root>/<class>/`` or ``<root>/<split>/<class>/`` folders.
 
     Class names are the sorted sub-folder names; files may sit in deeper
     folders (e.g. one per patient). Files that are not images
     (:data:`IMAGE_EXTENSIONS`) or that lie outside a class folder are
     skipped and reported; a class folder without images is an empty class.
+    Fewer than ``min_classes`` classes with images raise
+    :class:`DatasetError`; classification needs two, while looking at a
+    folder (``xray-bench inspect``) takes ``min_classes=0``.
     """
     root = os.fspath(source)
     problems = Problems(f"load_dataset({root!r})")
@@ -84,7 +87,7 @@ def load_class_folders(source, *, strict=False, name=None):
     for cls in empty:
         problems.add(cls, "class folder holds no image file", "empty classes")
     class_names = tuple(sorted(c for c, n in class_files.items() if n > 0))
-    if len(class_names) < 2:
+    if len(class_names) < min_classes:
         raise DatasetError(
             f"load_dataset: {root!r} has images of {len(class_names)} class(es) "
             f"{list(class_names)} (empty: {empty}); a classification dataset needs one "

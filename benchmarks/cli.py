@@ -1,7 +1,8 @@
 """The ``xray-bench`` command (also ``python -m benchmarks``).
 
-Sub-commands: ``run`` (benchmark models on a dataset), ``predict`` (a saved
-model on image files) and ``models`` (the model registry).
+Sub-commands: ``run`` (benchmark models on a dataset), ``inspect`` (look at
+a dataset first), ``predict`` (a saved model on image files) and ``models``
+(the model registry).
 """
 
 import argparse
@@ -19,6 +20,8 @@ with the same splits and the same metrics for every model.
 commands:
   run      fit and evaluate models on a dataset (the built-in phantoms when
            --data is absent) and write results, predictions and plots
+  inspect  look at a dataset before training: counts, image properties,
+           mean/difference/eigen-images, contrast, duplicates, leakage
   predict  apply a saved model to image files (PNG/JPEG/TIFF/DICOM)
   models   list the available models and their default parameters
   report   rebuild a run's tables, plots and report.html from its saved results
@@ -62,7 +65,8 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="xray-bench", description=_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", metavar="{run,predict,models,report}")
+    commands = parser.add_subparsers(dest="command",
+                                     metavar="{run,inspect,predict,models,report}")
 
     run = commands.add_parser(
         "run", help="benchmark models on a dataset",
@@ -72,38 +76,11 @@ def build_parser():
     run.add_argument("--config", metavar="FILE", help="a JSON file of run settings "
                      "(BenchmarkConfig fields, e.g. {\"models\": [\"hog-xgb\"], \"cv\": 5}); "
                      "flags given here override it")
-    data = run.add_argument_group("data")
-    data.add_argument("--data", help="a folder with one sub-folder per class, a CSV of "
-                      "file names and labels, or a MedMNIST .npz (default: built-in "
-                      "synthetic phantoms)")
-    data.add_argument("--images", metavar="DIR", help="where a CSV's image files live "
-                      "(default: the CSV's folder)")
-    data.add_argument("--labels", metavar="CSV", help="labels of a folder of (DICOM) "
-                      "files given with --data, as a CSV of file names and labels")
-    data.add_argument("--label-col", help="CSV column with labels")
-    data.add_argument("--image-col", help="CSV column with file names")
-    data.add_argument("--group-col", help="CSV column with group ids such as patient ids "
-                      "(splits then keep each group on one side)")
-    data.add_argument("--positive", type=_csv_list, metavar="LABEL[,LABEL]",
-                      help="binary task: images carrying any of these labels ...")
-    data.add_argument("--negative", metavar="LABEL", help="... against images whose only "
-                      "label is this one (e.g. 'No Finding')")
-    data.add_argument("--classes", type=_csv_list, metavar="A,B,...",
-                      help="multi-class task over these classes (images with exactly one)")
-    data.add_argument("--multilabel", action="store_true", help="multi-label task")
-    data.add_argument("--data-option", dest="data_options", type=_data_option,
-                      action="append", default=[], metavar="KEY=VALUE",
-                      help="another load_dataset option (repeatable), e.g. n_images=100 "
-                      "or image_size=64 for the phantoms")
-    data.add_argument("--strict", action="store_true",
-                      help="refuse unreadable images instead of skipping and counting them")
+    _add_data_arguments(run)
     evaluation = run.add_argument_group("evaluation")
     evaluation.add_argument("--models", type=_csv_list, metavar="A,B,...",
                             help="registry names or 'all' (default: the classical "
                             "presets and cnn-small)")
-    evaluation.add_argument("--split", choices=("auto", "official", "holdout"),
-                            help="the dataset's own split or a stratified train/val/test "
-                            "hold-out (default auto: official when present)")
     evaluation.add_argument("--cv", type=int, metavar="K", help="K-fold cross-validation")
     evaluation.add_argument("--image-size", type=int, metavar="N",
                             help="square size every model sees (default: each model's own)")
@@ -142,6 +119,8 @@ def build_parser():
     report.add_argument("directory", metavar="DIR", help="the --out folder of a run")
     report.add_argument("--quiet", action="store_true", help="print nothing")
 
+    _add_inspect_parser(commands)
+
     predict = commands.add_parser(
         "predict", help="apply a saved model to image files",
         description="Print the predicted label and probabilities for each file.")
@@ -156,16 +135,54 @@ def build_parser():
     return parser
 
 
-def _run(args, command):
-    from benchmarks.runner import BenchmarkConfig, run_benchmark
+def _add_data_arguments(parser):
+    """The dataset options shared by ``run`` and ``inspect``."""
+    data = parser.add_argument_group("data")
+    data.add_argument("--data", help="a folder with one sub-folder per class, a CSV of "
+                      "file names and labels, or a MedMNIST .npz (default: built-in "
+                      "synthetic phantoms)")
+    data.add_argument("--images", metavar="DIR", help="where a CSV's image files live "
+                      "(default: the CSV's folder)")
+    data.add_argument("--labels", metavar="CSV", help="labels of a folder of (DICOM) "
+                      "files given with --data, as a CSV of file names and labels")
+    data.add_argument("--label-col", help="CSV column with labels")
+    data.add_argument("--image-col", help="CSV column with file names")
+    data.add_argument("--group-col", help="CSV column with group ids such as patient ids "
+                      "(splits then keep each group on one side)")
+    data.add_argument("--positive", type=_csv_list, metavar="LABEL[,LABEL]",
+                      help="binary task: images carrying any of these labels ...")
+    data.add_argument("--negative", metavar="LABEL", help="... against images whose only "
+                      "label is this one (e.g. 'No Finding')")
+    data.add_argument("--classes", type=_csv_list, metavar="A,B,...",
+                      help="multi-class task over these classes (images with exactly one)")
+    data.add_argument("--multilabel", action="store_true", help="multi-label task")
+    data.add_argument("--data-option", dest="data_options", type=_data_option,
+                      action="append", default=[], metavar="KEY=VALUE",
+                      help="another load_dataset option (repeatable), e.g. n_images=100 "
+                      "or image_size=64 for the phantoms")
+    data.add_argument("--split", choices=("auto", "official", "holdout"),
+                      help="the dataset's own split or a stratified train/val/test "
+                      "hold-out (default auto: official when present)")
+    data.add_argument("--strict", action="store_true",
+                      help="refuse unreadable images instead of skipping and counting them")
 
-    settings = _config_file(args.config) if args.config else {}
+
+def _dataset_options(args):
+    """load_dataset options from the shared data arguments (unset ones left out)."""
     options = {key: value for key, value in {
         "image_dir": args.images, "labels": args.labels, "label_col": args.label_col,
         "image_col": args.image_col, "group_col": args.group_col, "positive": args.positive,
         "negative": args.negative, "classes": args.classes,
         "multilabel": args.multilabel or None}.items() if value is not None}
     options.update(dict(args.data_options))
+    return options
+
+
+def _run(args, command):
+    from benchmarks.runner import BenchmarkConfig, run_benchmark
+
+    settings = _config_file(args.config) if args.config else {}
+    options = _dataset_options(args)
     if options:
         settings["dataset_options"] = {**settings.get("dataset_options", {}), **options}
     model_params = {name: dict(params) for name, params
@@ -278,7 +295,62 @@ def _report(args, command):
     return 0
 
 
-_COMMANDS = {"run": _run, "predict": _predict, "models": _models, "report": _report}
+# ------------------------------------------------------------------ inspect
+def _add_inspect_parser(commands):
+    inspect = commands.add_parser(
+        "inspect", help="look at a dataset before training on it",
+        description="Stream the images once and write counts, image properties (with "
+                    "confounding warnings), mean/std/difference/eigen-images, histograms, "
+                    "contrast, examples and duplicates across splits as PNGs, inspect.json "
+                    "and one self-contained inspect.html to --out.")
+    inspect.add_argument("source", nargs="?", metavar="DATA",
+                         help="the dataset (same as --data; default: the phantoms)")
+    _add_data_arguments(inspect)
+    look = inspect.add_argument_group("inspection")
+    look.add_argument("--image-size", type=int, default=128, metavar="N",
+                      help="working size of the mean, difference and eigen-images "
+                      "(default 128)")
+    look.add_argument("--components", type=int, default=4, metavar="K",
+                      help="eigen-images per class (default 4; 0: none)")
+    look.add_argument("--examples", type=int, default=16, metavar="K",
+                      help="random example images per class (default 16)")
+    look.add_argument("--near-distance", type=int, default=24, metavar="BITS",
+                      help="largest perceptual-hash distance (of 256 bits) counted as a "
+                      "near-duplicate (default 24; re-encoded copies of a film stay "
+                      "within about 10, different films are 40 or more apart)")
+    look.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    look.add_argument("--out", metavar="DIR", default="xray-bench-inspect",
+                      help="output directory (default xray-bench-inspect)")
+    look.add_argument("--n-jobs", type=int, default=1, help="processes for decoding "
+                      "(default 1)")
+    look.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+
+def _inspect(args, command):
+    import time
+
+    from benchmarks.inspection import format_summary, inspect_dataset, write_inspection
+    from benchmarks.inspection.outputs import prepare_output
+
+    if args.source and args.data and args.source != args.data:
+        raise ValueError(f"two datasets given: DATA {args.source!r} and --data "
+                         f"{args.data!r}; give one.")
+    started = time.perf_counter()
+    prepare_output(args.out)   # refuse a bad --out before the long pass
+    result = inspect_dataset(
+        args.source or args.data, dataset_options=_dataset_options(args),
+        split=args.split or "auto", image_size=args.image_size,
+        n_components=args.components, n_examples=args.examples,
+        max_distance=args.near_distance, seed=args.seed, n_jobs=args.n_jobs,
+        strict=args.strict, quiet=args.quiet)
+    record = write_inspection(result, args.out, command=command)
+    if not args.quiet:
+        print(format_summary(record, args.out, time.perf_counter() - started))
+    return 0
+
+
+_COMMANDS = {"run": _run, "inspect": _inspect, "predict": _predict, "models": _models,
+             "report": _report}
 
 
 def main(argv=None):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["Split", "LeakageError", "make_splits", "check_group_leakage",
-           "find_duplicate_images"]
+           "shared_groups", "find_duplicate_images", "image_digest"]
 
 STRATEGIES = ("official", "holdout", "cv")
 _SET_NAMES = ("train", "val", "test")
@@ -102,6 +102,42 @@ def check_group_leakage(groups, *index_sets, names=None):
     """
     if groups is None:
         return
+    pairs = shared_groups(groups, *index_sets, names=names)
+    shared = set().union(*pairs.values()) if pairs else set()
+    pairs = [f"{a} and {b} share {len(common)}" for (a, b), common in pairs.items()]
+    if shared:
+        first = ", ".join(repr(g) for g in sorted(shared, key=str)[:5])
+        more = ", ..." if len(shared) > 5 else ""
+        noun = "group appears" if len(shared) == 1 else "groups appear"
+        raise LeakageError(
+            f"{len(shared)} {noun} in more than one set ({'; '.join(pairs)}): "
+            f"{first}{more}. Images of one patient must stay on one side; split by "
+            "group (make_splits does this when dataset.groups is set).")
+
+
+def shared_groups(groups, *index_sets, names=None):
+    """The groups that two index sets have in common, for every pair of sets.
+
+    Parameters
+    ----------
+    groups : (N,) array_like
+        Group of every sample (e.g. patient id).
+    *index_sets : (n,) array_like of int
+        Row indices of each set.
+    names : sequence of str, optional
+        Names of the sets; ``"set 0"``, ``"set 1"``... if omitted.
+
+    Returns
+    -------
+    dict
+        ``{(name_a, name_b): sorted list of shared groups}``, only for pairs
+        that share at least one group.
+
+    Examples
+    --------
+    >>> shared_groups(["p1", "p1", "p2", "p3"], [0, 2], [1, 3], names=["train", "test"])
+    {('train', 'test'): ['p1']}
+    """
     groups = np.asarray(groups)
     if names is None:
         names = [f"set {i}" for i in range(len(index_sets))]
@@ -114,21 +150,31 @@ def check_group_leakage(groups, *index_sets, names=None):
         if indices.size and (indices.min() < -len(groups) or indices.max() >= len(groups)):
             raise IndexError(f"{name} holds indices outside 0..{len(groups) - 1}.")
         members.append(np.unique(groups[indices]))
-    shared, pairs = set(), []
+    found = {}
     for i in range(len(members)):
         for j in range(i + 1, len(members)):
             common = np.intersect1d(members[i], members[j])
             if common.size:
-                shared.update(common.tolist())
-                pairs.append(f"{names[i]} and {names[j]} share {common.size}")
-    if shared:
-        first = ", ".join(repr(g) for g in sorted(shared, key=str)[:5])
-        more = ", ..." if len(shared) > 5 else ""
-        noun = "group appears" if len(shared) == 1 else "groups appear"
-        raise LeakageError(
-            f"{len(shared)} {noun} in more than one set ({'; '.join(pairs)}): "
-            f"{first}{more}. Images of one patient must stay on one side; split by "
-            "group (make_splits does this when dataset.groups is set).")
+                found[(names[i], names[j])] = sorted(common.tolist(), key=str)
+    return found
+
+
+def image_digest(image):
+    """A 16-byte BLAKE2b digest of an image's dtype, shape and pixels.
+
+    Equal digests mean byte-identical images (the test for exact duplicates).
+
+    Examples
+    --------
+    >>> a = np.zeros((4, 4), dtype=np.uint8)
+    >>> image_digest(a) == image_digest(a.copy()), image_digest(a) == image_digest(a + 1)
+    (True, False)
+    """
+    image = np.ascontiguousarray(image)
+    hasher = hashlib.blake2b(digest_size=16)
+    hasher.update(f"{image.dtype.str}{image.shape}".encode())
+    hasher.update(image.tobytes())
+    return hasher.digest()
 
 
 def find_duplicate_images(images, index_a, index_b):
@@ -163,11 +209,7 @@ def find_duplicate_images(images, index_a, index_b):
     index_b = _index_array(index_b, "index_b")
 
     def digest(i):
-        image = np.ascontiguousarray(images[i])
-        hasher = hashlib.blake2b(digest_size=16)
-        hasher.update(f"{image.dtype.str}{image.shape}".encode())
-        hasher.update(image.tobytes())
-        return hasher.digest()
+        return image_digest(images[i])
 
     by_hash = {}
     for i in index_a.tolist():

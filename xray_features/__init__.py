@@ -17,7 +17,7 @@ import lazy_loader as _lazy
 __getattr__, __dir__, __all__ = _lazy.attach(
     __name__,
     submodules=["io", "preprocess", "enhance", "synthetic", "edges", "hog", "texture",
-                "combine", "batch"],
+                "combine", "batch", "stream"],
     submod_attrs={
         "io": ["ImageLoadError", "load_image", "save_image"],
         "preprocess": [
@@ -33,5 +33,6 @@ __getattr__, __dir__, __all__ = _lazy.attach(
                     "TextureFeatures"],
         "combine": ["CombinedFeatures", "make_features", "FEATURE_PRESETS"],
         "batch": ["extract_features", "ExtractionReport"],
+        "stream": ["map_images"],
     },
 )
