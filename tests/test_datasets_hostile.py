@@ -1,0 +1,118 @@
+"""Dataset sources that would hang, drop data silently or read outside the data."""
+
+import os
+import signal
+import warnings
+from contextlib import contextmanager
+
+import cv2
+import numpy as np
+import pytest
+
+from benchmarks.datasets import DatasetError, DatasetWarning, load_dataset
+
+
+def write_png(path, value=0, shape=(24, 16)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), np.full(shape, value, np.uint8))
+    return path
+
+
+@contextmanager
+def deadline(seconds=20):
+    def expire(*_):
+        raise TimeoutError(f"still blocked after {seconds} s")
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture
+def two_classes(tmp_path):
+    root = tmp_path / "data"
+    for i in range(2):
+        write_png(root / "a" / f"a{i}.png", 10)
+        write_png(root / "b" / f"b{i}.png", 200)
+    return root
+
+
+def deny_listing(monkeypatch, folder):
+    """Make os.scandir fail on ``folder`` as for a chmod 000 folder (works as root too)."""
+    real = os.scandir
+
+    def scandir(path="."):
+        if os.path.realpath(path) == os.path.realpath(folder):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real(path)
+    monkeypatch.setattr(os, "scandir", scandir)
+
+
+# --- folders ----------------------------------------------------------------
+
+def test_unreadable_subfolder_is_counted_and_refused_when_strict(two_classes, monkeypatch):
+    write_png(two_classes / "a" / "patient7" / "x.png", 10)
+    deny_listing(monkeypatch, two_classes / "a" / "patient7")
+    with pytest.warns(DatasetWarning, match=r"unreadable folders: 1 \('a/patient7'\)"):
+        ds = load_dataset(two_classes)
+    assert dict(ds.skipped)["a/patient7"] == "cannot read folder (Permission denied)"
+    assert len(ds) == 4
+    with pytest.raises(DatasetError, match=r"'a/patient7': cannot read folder"):
+        load_dataset(two_classes, strict=True)
+
+
+def test_unreadable_class_folder_is_not_called_empty(two_classes, monkeypatch):
+    write_png(two_classes / "c" / "c0.png", 90)
+    deny_listing(monkeypatch, two_classes / "c")
+    with pytest.warns(DatasetWarning) as caught:
+        ds = load_dataset(two_classes)
+    message = str(caught[0].message)
+    assert "unreadable class folders: 1 ('c')" in message and "empty" not in message
+    assert dict(ds.skipped)["c"] == "cannot read class folder (Permission denied)"
+    assert ds.class_names == ("a", "b")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a chmod 000 folder anyway")
+def test_chmod_000_subfolder_is_counted(two_classes):
+    locked = two_classes / "b" / "locked"
+    write_png(locked / "x.png", 200)
+    locked.chmod(0)
+    try:
+        with pytest.warns(DatasetWarning, match="unreadable folders: 1"):
+            load_dataset(two_classes)
+    finally:
+        locked.chmod(0o755)
+
+
+def test_symlinked_subfolder_is_followed_and_loops_are_counted(two_classes, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    write_png(elsewhere / "e0.png", 10)
+    (two_classes / "a" / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (two_classes / "b" / "loop").symlink_to(two_classes / "b", target_is_directory=True)
+    with pytest.warns(DatasetWarning, match=r"folder links not followed: 1 \('b/loop'\)"):
+        ds = load_dataset(two_classes)
+    assert "a/linked/e0.png" in ds.ids.tolist() and len(ds) == 5
+
+
+def test_non_utf8_names_are_skipped_at_listing(two_classes):
+    raw = os.fsencode(two_classes / "a") + b"/\xff.png"
+    with open(raw, "wb") as handle:
+        handle.write((two_classes / "a" / "a0.png").read_bytes())
+    with pytest.warns(DatasetWarning, match=r"names that are not UTF-8: 1 \('a/\\\\xff.png'\)"):
+        ds = load_dataset(two_classes)
+    assert len(ds) == 4
+    "\n".join(ds.ids.tolist()).encode("utf-8")   # every id can be written out
+
+
+def test_fifo_and_device_links_in_a_class_folder_are_skipped(two_classes):
+    os.mkfifo(two_classes / "a" / "x.png")
+    (two_classes / "b" / "zero.png").symlink_to("/dev/zero")
+    ds = load_dataset(two_classes)
+    with deadline(), pytest.warns(DatasetWarning, match="unreadable images: 2"):
+        loaded = ds.load_images(size=16)
+    reasons = dict(loaded.skipped)
+    assert "FIFO" in reasons["a/x.png"] and "character device" in reasons["b/zero.png"]
+    assert len(loaded) == 4
