@@ -358,6 +358,10 @@ def load_dataset(source=None, **options):
     A file name is looked up under ``image_dir`` as written, then with an
     image extension added if it has none, then as a unique file of that
     name in any sub-folder (ChestX-ray14 ships ``images_001/`` ...).
+    A name that leads outside ``image_dir`` (``../x.png``, an absolute
+    path) is skipped unless ``allow_outside_images=True``, which a warning
+    then reports. Labels such as ``NaN``, ``N/A`` or ``null`` mark a
+    missing label: those rows are skipped and counted, never a class.
 
     References
     ----------

@@ -116,3 +116,60 @@ def test_fifo_and_device_links_in_a_class_folder_are_skipped(two_classes):
     reasons = dict(loaded.skipped)
     assert "FIFO" in reasons["a/x.png"] and "character device" in reasons["b/zero.png"]
     assert len(loaded) == 4
+
+
+# --- CSV --------------------------------------------------------------------
+
+@pytest.fixture
+def csv_images(tmp_path):
+    images = tmp_path / "images"
+    for i in range(6):
+        write_png(images / f"{i}.png", 40 * i)
+    write_png(tmp_path / "secret.png", 255)   # beside, not inside, the image folder
+    return images
+
+
+def write_rows(path, rows):
+    path.write_text("file,label\n" + "".join(f"{f},{label}\n" for f, label in rows))
+    return path
+
+
+@pytest.mark.parametrize("marker", ["NaN", "N/A", "nan", "null", ""])
+def test_missing_label_markers_never_become_classes(csv_images, marker):
+    rows = [("0.png", "a"), ("1.png", "a"), ("2.png", "b"), ("3.png", "b"),
+            ("4.png", marker), ("5.png", marker)]
+    table = write_rows(csv_images / "labels.csv", rows)
+    with pytest.warns(DatasetWarning, match=r"(missing label|empty field)s?: 2"):
+        ds = load_dataset(table)
+    assert ds.class_names == ("a", "b") and len(ds) == 4
+    with pytest.raises(DatasetError, match="'4.png'"):
+        load_dataset(table, strict=True)
+
+
+@pytest.mark.parametrize("name", ["../secret.png", "../images/../secret.png", "ABSOLUTE"])
+def test_rows_outside_the_image_folder_need_an_explicit_option(csv_images, name):
+    if name == "ABSOLUTE":
+        name = str(csv_images.parent / "secret.png")
+    rows = [("0.png", "a"), ("1.png", "a"), ("2.png", "b"), ("3.png", "b"), (name, "b")]
+    table = write_rows(csv_images / "labels.csv", rows)
+    with pytest.warns(DatasetWarning, match="files outside image_dir: 1"):
+        ds = load_dataset(table)
+    assert "path leads outside image_dir" in dict(ds.skipped)[name]
+    assert name not in ds.ids.tolist() and len(ds) == 4
+    with pytest.raises(DatasetError, match="allow_outside_images=True"):
+        load_dataset(table, strict=True)
+    with pytest.warns(DatasetWarning, match=r"1 row\(s\) name files outside image_dir.*"
+                                            r"allow_outside_images=True"):
+        allowed = load_dataset(table, allow_outside_images=True)
+    assert name in allowed.ids.tolist()
+    with pytest.raises(ValueError, match="allow_outside_images must be true or false"):
+        load_dataset(table, allow_outside_images="yes")
+
+
+def test_csv_row_naming_a_fifo_does_not_hang(csv_images):
+    os.mkfifo(csv_images / "x.png")
+    rows = [("0.png", "a"), ("1.png", "a"), ("2.png", "b"), ("3.png", "b"), ("x.png", "b")]
+    ds = load_dataset(write_rows(csv_images / "labels.csv", rows))
+    with deadline(), pytest.warns(DatasetWarning, match="unreadable images: 1"):
+        loaded = ds.load_images(size=16)
+    assert "FIFO" in dict(loaded.skipped)["x.png"]
