@@ -21,6 +21,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from xray_features._safety import DEFAULT_MAX_ARRAY_BYTES
+
 __all__ = ["Dataset", "DatasetError", "DatasetWarning", "load_dataset"]
 
 TASKS = ("binary", "multiclass", "multilabel")
@@ -215,7 +217,8 @@ class Dataset:
             paths=None if self.paths is None else [self.paths[i] for i in index],
             groups=take(self.groups), split=take(self.split), skipped=list(self.skipped))
 
-    def load_images(self, *, size=None, strict=False, n_jobs=1, progress=False):
+    def load_images(self, *, size=None, strict=False, n_jobs=1, progress=False,
+                    max_bytes=DEFAULT_MAX_ARRAY_BYTES):
         """Decode the images into memory, resized with padding to ``size``.
 
         Parameters
@@ -231,6 +234,8 @@ class Dataset:
             Parallel decoding workers (joblib) when greater than 1.
         progress : bool
             Show a tqdm progress bar.
+        max_bytes : int
+            Refuse, before decoding, a stack larger than this (default 2 GiB).
 
         Returns
         -------
@@ -246,7 +251,7 @@ class Dataset:
         from benchmarks._image_loading import load_dataset_images
 
         return load_dataset_images(self, size=size, strict=strict, n_jobs=n_jobs,
-                                   progress=progress)
+                                   progress=progress, max_bytes=max_bytes)
 
     def summary(self):
         """Counts per class and per split, as a JSON-ready dict.

@@ -173,3 +173,73 @@ def test_csv_row_naming_a_fifo_does_not_hang(csv_images):
     with deadline(), pytest.warns(DatasetWarning, match="unreadable images: 1"):
         loaded = ds.load_images(size=16)
     assert "FIFO" in dict(loaded.skipped)["x.png"]
+
+
+# --- sizes ------------------------------------------------------------------
+
+def write_npz_header_only(path, shapes):
+    """An .npz whose .npy headers declare ``shapes`` (uint8) over no data."""
+    import io
+    import zipfile
+
+    from numpy.lib import format as npy_format
+
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, shape in shapes.items():
+            buffer = io.BytesIO()
+            npy_format.write_array_header_1_0(buffer, {"descr": "|u1", "fortran_order": False,
+                                                       "shape": shape})
+            archive.writestr(f"{name}.npy", buffer.getvalue())
+    return path
+
+
+def test_npz_declaring_977_gib_is_refused_from_its_header(tmp_path):
+    path = write_npz_header_only(tmp_path / "huge.npz", {"images": (1_000_000, 1024, 1024),
+                                                         "labels": (1_000_000,)})
+    with pytest.raises(DatasetError, match=r"huge\.npz'.*976\.6 GiB.*max_bytes"):
+        load_dataset(path)
+
+
+def test_npz_zip_bomb_is_refused_from_declared_sizes(tmp_path):
+    path = tmp_path / "bomb.npz"
+    np.savez_compressed(path, images=np.zeros((40, 1024, 1024), np.uint8),
+                        labels=np.zeros(40, np.uint8))
+    assert path.stat().st_size < 200_000   # 40 MiB of pixels in a small file
+    with pytest.raises(DatasetError, match=r"bomb\.npz'.*40\.0 MiB.*max_bytes=16777216"):
+        load_dataset(path, max_bytes=16 * 2 ** 20)
+
+
+def test_npz_that_is_not_a_zip_or_holds_objects_is_named(tmp_path):
+    plain = tmp_path / "plain.npz"
+    np.save(tmp_path / "plain.npy", np.zeros(3))
+    (tmp_path / "plain.npy").rename(plain)
+    with pytest.raises(DatasetError, match=r"plain\.npz'.*not a zip archive"):
+        load_dataset(plain)
+    objects = tmp_path / "objects.npz"
+    np.savez(objects, images=np.array([None] * 4, dtype=object), labels=np.arange(4))
+    with pytest.raises(DatasetError, match=r"objects\.npz'.*'images' holds Python objects"):
+        load_dataset(objects)
+
+
+def test_phantom_count_is_bounded_before_any_work(tmp_path):
+    with deadline(5), pytest.raises(DatasetError, match=r"n_images=100000000.*1\.5 TiB.*"
+                                                        r"max_bytes"):
+        load_dataset("phantoms", n_images=100_000_000)
+    assert len(load_dataset("phantoms:fracture", n_images=8, image_size=32,
+                            max_bytes=8 * 32 * 32)) == 8
+
+
+def test_decoding_a_stack_too_large_is_refused_before_decoding(two_classes):
+    ds = load_dataset(two_classes)
+    with pytest.raises(DatasetError, match=r"4 images of 30000 x 30000 need 3\.4 GiB"):
+        ds.load_images(size=30000)
+    assert ds.load_images(size=16, max_bytes=4 * 16 * 16).images.shape == (4, 16, 16)
+
+
+@pytest.mark.parametrize("size", [30000, 4097, 7])
+def test_image_size_bound_in_the_configuration(size):
+    from benchmarks.runner import BenchmarkConfig
+
+    with pytest.raises(ValueError, match="image_size must be an integer from 8 to 4096"):
+        BenchmarkConfig(image_size=size).validate()
+    BenchmarkConfig(image_size=4096).validate()
