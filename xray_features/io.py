@@ -35,7 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from xray_features._safety import (DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_FILE_BYTES,
-                                   UnsafeFileError, check_decoded_bytes, read_bounded)
+                                   UnsafeFileError, check_decoded_bytes, printable_name,
+                                   read_bounded)
 from xray_features._validation import check_image, check_positive_int
 from xray_features.preprocess import to_float32, to_uint8
 
@@ -73,7 +74,7 @@ class ImageLoadError(ValueError):
     """
 
     def __init__(self, path, reason):
-        self.path = os.fsdecode(path)
+        self.path = printable_name(path)   # even for names that are not UTF-8
         self.reason = reason
         super().__init__(f"cannot load image '{self.path}': {reason}")
 
