@@ -6,8 +6,7 @@ import numpy as np
 
 from benchmarks._problems import Problems
 from benchmarks.datasets import SPLITS, Dataset, DatasetError
-from xray_features._safety import (DEFAULT_MAX_ARRAY_BYTES, UnsafeFileError, check_npz,
-                                   format_bytes)
+from xray_features._safety import UnsafeFileError, array_limit, check_npz, format_bytes
 from xray_features._validation import check_positive_int
 
 __all__ = ["load_phantoms", "load_npz"]
@@ -29,15 +28,14 @@ def _task_of(labels, n_classes):
 
 def load_phantoms(source=None, *, n_images=PHANTOM_DEFAULTS["n_images"],
                   image_size=PHANTOM_DEFAULTS["image_size"], seed=PHANTOM_DEFAULTS["seed"],
-                  difficulty=None, balance=None, max_bytes=DEFAULT_MAX_ARRAY_BYTES,
-                  strict=False, name=None):
+                  difficulty=None, balance=None, max_bytes=None, strict=False, name=None):
     """Synthetic phantoms from :func:`xray_features.synthetic.make_phantom_dataset`.
 
     ``source`` is ``None`` or ``"phantoms"`` (the default task, four-class),
     or ``"phantoms:<task>"`` with a task of :data:`xray_features.synthetic.TASKS`.
     ``difficulty`` defaults to ``"easy"`` here (see ``PHANTOM_DEFAULTS``).
     ``strict`` has nothing to refuse here. ``n_images`` x ``image_size`` ** 2
-    bytes must not exceed ``max_bytes`` (default 2 GiB).
+    bytes must not exceed ``max_bytes`` (default: half the physical memory).
     """
     from xray_features.synthetic import make_phantom_dataset
 
@@ -46,7 +44,7 @@ def load_phantoms(source=None, *, n_images=PHANTOM_DEFAULTS["n_images"],
         difficulty = PHANTOM_DEFAULTS["difficulty"]
     if isinstance(source, str) and ":" in source:
         task = source.split(":", 1)[1]
-    max_bytes = check_positive_int(max_bytes, name="max_bytes")
+    max_bytes = check_positive_int(array_limit(max_bytes), name="max_bytes")
     _check_stack_bytes(n_images, image_size, max_bytes, f"phantoms:{task}")
     kwargs = {"n_images": n_images, "size": image_size, "seed": seed}
     if difficulty is not None:
@@ -107,19 +105,19 @@ def _to_gray_uint8(images, key):
     return images
 
 
-def load_npz(source, *, class_names=None, max_bytes=DEFAULT_MAX_ARRAY_BYTES, strict=False,
-             name=None):
+def load_npz(source, *, class_names=None, max_bytes=None, strict=False, name=None):
     """A MedMNIST-layout ``.npz`` (``<split>_images``, ``<split>_labels``) with its split.
 
     A file with plain ``images`` and ``labels`` arrays is read without split.
     Labels ``(N,)`` or ``(N, 1)`` are class indices; ``(N, L)`` with ``L > 1``
     is a multi-label indicator matrix. The archive is checked from its
     headers first: not a zip, object arrays, or arrays larger than
-    ``max_bytes`` in all (default 2 GiB; a zip bomb declares its size) are
-    refused before any array is decompressed.
+    ``max_bytes`` in all (default: half the physical memory), and zip bombs
+    (members compressed over 200 times) are refused before any array is
+    decompressed.
     """
     path = os.fspath(source)
-    max_bytes = check_positive_int(max_bytes, name="max_bytes")
+    max_bytes = check_positive_int(array_limit(max_bytes), name="max_bytes")
     try:
         check_npz(path, max_bytes=max_bytes)
         archive = np.load(path, allow_pickle=False)

@@ -8,7 +8,7 @@ import numpy as np
 
 from benchmarks._problems import Problems
 from benchmarks.datasets import Dataset, DatasetError
-from xray_features._safety import DEFAULT_MAX_ARRAY_BYTES, format_bytes
+from xray_features._safety import array_limit, format_bytes
 from xray_features._validation import check_positive_int
 
 __all__ = ["decode_one", "load_dataset_images"]
@@ -54,12 +54,12 @@ def _resize_all(images, size):
 
 
 def load_dataset_images(dataset, *, size=None, strict=False, n_jobs=1, progress=False,
-                        max_bytes=DEFAULT_MAX_ARRAY_BYTES):
+                        max_bytes=None):
     """Implementation of :meth:`Dataset.load_images`."""
     if not isinstance(dataset, Dataset):
         raise TypeError(f"load_images: expected a Dataset, got {type(dataset).__name__}.")
     size = _check_size(size)
-    max_bytes = check_positive_int(max_bytes, name="max_bytes")
+    max_bytes = check_positive_int(array_limit(max_bytes), name="max_bytes")
     if size is not None:
         height, width = _square(size)
         if len(dataset) * height * width > max_bytes:

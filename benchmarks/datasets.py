@@ -21,8 +21,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from xray_features._safety import DEFAULT_MAX_ARRAY_BYTES
-
 __all__ = ["Dataset", "DatasetError", "DatasetWarning", "load_dataset"]
 
 TASKS = ("binary", "multiclass", "multilabel")
@@ -218,7 +216,7 @@ class Dataset:
             groups=take(self.groups), split=take(self.split), skipped=list(self.skipped))
 
     def load_images(self, *, size=None, strict=False, n_jobs=1, progress=False,
-                    max_bytes=DEFAULT_MAX_ARRAY_BYTES):
+                    max_bytes=None):
         """Decode the images into memory, resized with padding to ``size``.
 
         Parameters
@@ -235,7 +233,8 @@ class Dataset:
         progress : bool
             Show a tqdm progress bar.
         max_bytes : int
-            Refuse, before decoding, a stack larger than this (default 2 GiB).
+            Refuse, before decoding, a stack larger than this (default: half
+            the physical memory, at least 2 GiB).
 
         Returns
         -------

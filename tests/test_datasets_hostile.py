@@ -205,8 +205,13 @@ def test_npz_zip_bomb_is_refused_from_declared_sizes(tmp_path):
     np.savez_compressed(path, images=np.zeros((40, 1024, 1024), np.uint8),
                         labels=np.zeros(40, np.uint8))
     assert path.stat().st_size < 200_000   # 40 MiB of pixels in a small file
-    with pytest.raises(DatasetError, match=r"bomb\.npz'.*40\.0 MiB.*max_bytes=16777216"):
-        load_dataset(path, max_bytes=16 * 2 ** 20)
+    with pytest.raises(DatasetError, match=r"bomb\.npz'.*'images.npy' declares 40\.0 MiB "
+                                           r"compressed \d+ times.*zip bomb"):
+        load_dataset(path)
+    from xray_features._safety import check_npz
+
+    with pytest.raises(ValueError, match=r"40\.0 MiB.*max_bytes=16777216"):
+        check_npz(path, max_bytes=16 * 2 ** 20, max_ratio=10 ** 6)
 
 
 def test_npz_that_is_not_a_zip_or_holds_objects_is_named(tmp_path):
@@ -232,7 +237,7 @@ def test_phantom_count_is_bounded_before_any_work(tmp_path):
 def test_decoding_a_stack_too_large_is_refused_before_decoding(two_classes):
     ds = load_dataset(two_classes)
     with pytest.raises(DatasetError, match=r"4 images of 30000 x 30000 need 3\.4 GiB"):
-        ds.load_images(size=30000)
+        ds.load_images(size=30000, max_bytes=2 * 2 ** 30)
     assert ds.load_images(size=16, max_bytes=4 * 16 * 16).images.shape == (4, 16, 16)
 
 

@@ -35,7 +35,7 @@ import stat
 import numpy as np
 
 __all__ = ["DEFAULT_MAX_FILE_BYTES", "DEFAULT_MAX_DECODED_BYTES", "DEFAULT_MAX_ARRAY_BYTES",
-           "MAX_IMAGE_SIZE", "UnsafeFileError", "check_regular_file", "read_bounded",
+           "MAX_IMAGE_SIZE", "MAX_COMPRESSION_RATIO", "UnsafeFileError", "array_limit", "check_regular_file", "read_bounded",
            "check_decoded_bytes", "check_npz", "printable_name", "format_bytes"]
 
 #: Largest image file read (512 MiB): above any radiograph, even an
@@ -45,10 +45,14 @@ DEFAULT_MAX_FILE_BYTES = 512 * 2 ** 20
 #: an 8192 x 8192 8-bit RGBA or 16-bit gray film fits; an 8000 x 8000
 #: 16-bit RGBA PNG (512 MB decoded from a 0.5 MB file) does not.
 DEFAULT_MAX_DECODED_BYTES = 256 * 2 ** 20
-#: Largest array data held in memory for one dataset (2 GiB): the arrays
-#: of an ``.npz`` archive, or a stack of decoded or generated images.
-#: MedMNIST's PneumoniaMNIST at 224 px is 0.3 GB.
+#: Floor of the largest array data held in memory for one dataset (the
+#: arrays of an ``.npz`` archive, a stack of decoded or generated images):
+#: the default limit is half the machine's physical memory, and never
+#: less than this 2 GiB. MedMNIST's PneumoniaMNIST at 224 px is 0.3 GB.
 DEFAULT_MAX_ARRAY_BYTES = 2 * 2 ** 30
+#: Largest compression ratio of an ``.npz`` member above 16 MiB: image
+#: arrays compress a few times, a zip bomb about a thousand times.
+MAX_COMPRESSION_RATIO = 200
 #: Largest side, in pixels, of the square size images are resized to.
 MAX_IMAGE_SIZE = 4096
 
@@ -102,6 +106,25 @@ def format_bytes(n):
         if n >= size:
             return f"{n / size:.1f} {unit}"
     return f"{n} bytes"
+
+
+def array_limit(max_bytes=None):
+    """``max_bytes``, or by default half the physical memory (at least 2 GiB).
+
+    Examples
+    --------
+    >>> array_limit(1000)
+    1000
+    >>> array_limit() >= DEFAULT_MAX_ARRAY_BYTES
+    True
+    """
+    if max_bytes is not None:
+        return max_bytes
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):   # not on this platform
+        memory = 0
+    return max(DEFAULT_MAX_ARRAY_BYTES, memory // 2)
 
 
 def check_regular_file(path, *, max_bytes=DEFAULT_MAX_FILE_BYTES):
@@ -181,14 +204,17 @@ def check_decoded_bytes(path, height, width, *, channels=1, bytes_per_sample=1,
     return cost
 
 
-def check_npz(path, *, max_bytes=DEFAULT_MAX_ARRAY_BYTES):
+def check_npz(path, *, max_bytes=None, max_ratio=MAX_COMPRESSION_RATIO):
     """Check an ``.npz`` archive from its headers; return ``{name: (shape, dtype)}``.
 
     Reads the zip directory (declared uncompressed sizes) and each member's
     ``.npy`` header (shape and dtype) with :mod:`numpy.lib.format`; no array
     data is decompressed. Refuses a file that is not a zip archive, a
     member that is not an ``.npy`` array, object arrays (they need pickle),
-    and archives whose arrays or declared sizes exceed ``max_bytes``.
+    members above 16 MiB compressed more than ``max_ratio`` times (zip
+    bombs), and archives whose arrays or declared sizes exceed
+    ``max_bytes`` (default: half the physical memory, see
+    :func:`array_limit`).
 
     Raises
     ------
@@ -198,6 +224,7 @@ def check_npz(path, *, max_bytes=DEFAULT_MAX_ARRAY_BYTES):
 
     from numpy.lib import format as npy_format
 
+    max_bytes = array_limit(max_bytes)
     check_regular_file(path, max_bytes=None)
     if not zipfile.is_zipfile(path):
         raise UnsafeFileError(path, "not a zip archive; an .npz file is a zip of .npy "
@@ -207,6 +234,13 @@ def check_npz(path, *, max_bytes=DEFAULT_MAX_ARRAY_BYTES):
         with zipfile.ZipFile(path) as archive:
             for member in archive.infolist():
                 declared += member.file_size
+                ratio = member.file_size / max(member.compress_size, 1)
+                if member.file_size > 16 * 2 ** 20 and ratio > max_ratio:
+                    raise UnsafeFileError(path, f"member {member.filename!r} declares "
+                                          f"{format_bytes(member.file_size)} compressed "
+                                          f"{ratio:.0f} times (more than max_ratio="
+                                          f"{max_ratio}): a zip bomb, or pass a larger "
+                                          "max_ratio if the file is genuine")
                 if not member.filename.endswith(".npy"):
                     raise UnsafeFileError(path, f"member {member.filename!r} is not an .npy "
                                           "array")
