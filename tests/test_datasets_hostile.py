@@ -2,7 +2,6 @@
 
 import os
 import signal
-import warnings
 from contextlib import contextmanager
 
 import cv2
