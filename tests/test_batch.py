@@ -136,7 +136,8 @@ def test_unreadable_files_are_skipped_and_reported(tmp_path):
     broken.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     missing = tmp_path / "missing.png"
     paths = [paths[0], broken, paths[1], missing, paths[2], paths[3]]
-    X, report = extract_features(paths, _extractor(), progress=False)
+    with pytest.warns(UserWarning, match=r"skipped 2 of 6 image\(s\)"):
+        X, report = extract_features(paths, _extractor(), progress=False)
     expected, _ = extract_features(images, _extractor(), progress=False)
     np.testing.assert_array_equal(X, expected)
     np.testing.assert_array_equal(report.kept, [0, 2, 4, 5])
@@ -157,7 +158,8 @@ def test_strict_mode_raises_naming_the_file(tmp_path):
 def test_invalid_arrays_are_reported_with_ids_or_raise_in_strict_mode():
     images = [np.zeros((16, 16), np.uint8), np.full((16, 16), 3.0), np.zeros((16, 16, 3))]
     extractor = TextureFeatures(image_size=16, parts=("stats",))
-    X, report = extract_features(images, extractor, ids=["a", "b", "c"], progress=False)
+    with pytest.warns(UserWarning, match=r"skipped 2 of 3 image\(s\), e.g. 'b'"):
+        X, report = extract_features(images, extractor, ids=["a", "b", "c"], progress=False)
     assert X.shape == (1, 14) and report.kept.tolist() == [0]
     reasons = dict(report.skipped)
     assert "must lie in [0, 1]" in reasons["b"]       # float image on the wrong scale
