@@ -6,6 +6,8 @@ import numpy as np
 
 from benchmarks._problems import Problems
 from benchmarks.datasets import SPLITS, Dataset, DatasetError
+from xray_features._safety import UnsafeFileError, array_limit, check_npz, format_bytes
+from xray_features._validation import check_positive_int
 
 __all__ = ["load_phantoms", "load_npz"]
 
@@ -26,13 +28,14 @@ def _task_of(labels, n_classes):
 
 def load_phantoms(source=None, *, n_images=PHANTOM_DEFAULTS["n_images"],
                   image_size=PHANTOM_DEFAULTS["image_size"], seed=PHANTOM_DEFAULTS["seed"],
-                  difficulty=None, balance=None, strict=False, name=None):
+                  difficulty=None, balance=None, max_bytes=None, strict=False, name=None):
     """Synthetic phantoms from :func:`xray_features.synthetic.make_phantom_dataset`.
 
     ``source`` is ``None`` or ``"phantoms"`` (the default task, four-class),
     or ``"phantoms:<task>"`` with a task of :data:`xray_features.synthetic.TASKS`.
     ``difficulty`` defaults to ``"easy"`` here (see ``PHANTOM_DEFAULTS``).
-    ``strict`` has nothing to refuse here.
+    ``strict`` has nothing to refuse here. ``n_images`` x ``image_size`` ** 2
+    bytes must not exceed ``max_bytes`` (default: half the physical memory).
     """
     from xray_features.synthetic import make_phantom_dataset
 
@@ -41,6 +44,8 @@ def load_phantoms(source=None, *, n_images=PHANTOM_DEFAULTS["n_images"],
         difficulty = PHANTOM_DEFAULTS["difficulty"]
     if isinstance(source, str) and ":" in source:
         task = source.split(":", 1)[1]
+    max_bytes = check_positive_int(array_limit(max_bytes), name="max_bytes")
+    _check_stack_bytes(n_images, image_size, max_bytes, f"phantoms:{task}")
     kwargs = {"n_images": n_images, "size": image_size, "seed": seed}
     if difficulty is not None:
         kwargs["difficulty"] = difficulty
@@ -61,6 +66,20 @@ def load_phantoms(source=None, *, n_images=PHANTOM_DEFAULTS["n_images"],
     return Dataset(labels=labels, class_names=tuple(class_names),
                    task=_task_of(labels, len(class_names)), ids=ids,
                    images=np.asarray(images, dtype=np.uint8), name=name or f"phantoms:{task}")
+
+
+def _check_stack_bytes(n_images, image_size, max_bytes, source):
+    """Refuse a stack of ``n_images`` square images that would exceed ``max_bytes``."""
+    numbers = (n_images, image_size, max_bytes)
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in numbers):
+        return   # the generator names the wrong type
+    size = int(n_images) * int(image_size) ** 2
+    if size > max_bytes:
+        raise DatasetError(
+            f"load_dataset: {source} with n_images={n_images} of {image_size} x {image_size} "
+            f"needs {format_bytes(size)} of memory, more than max_bytes={max_bytes} "
+            f"({format_bytes(max_bytes)}); lower n_images or image_size, or pass a larger "
+            "max_bytes.")
 
 
 def _to_gray_uint8(images, key):
@@ -86,16 +105,24 @@ def _to_gray_uint8(images, key):
     return images
 
 
-def load_npz(source, *, class_names=None, strict=False, name=None):
+def load_npz(source, *, class_names=None, max_bytes=None, strict=False, name=None):
     """A MedMNIST-layout ``.npz`` (``<split>_images``, ``<split>_labels``) with its split.
 
     A file with plain ``images`` and ``labels`` arrays is read without split.
     Labels ``(N,)`` or ``(N, 1)`` are class indices; ``(N, L)`` with ``L > 1``
-    is a multi-label indicator matrix.
+    is a multi-label indicator matrix. The archive is checked from its
+    headers first: not a zip, object arrays, or arrays larger than
+    ``max_bytes`` in all (default: half the physical memory), and zip bombs
+    (members compressed over 200 times) are refused before any array is
+    decompressed.
     """
     path = os.fspath(source)
+    max_bytes = check_positive_int(array_limit(max_bytes), name="max_bytes")
     try:
+        check_npz(path, max_bytes=max_bytes)
         archive = np.load(path, allow_pickle=False)
+    except UnsafeFileError as exc:
+        raise DatasetError(f"load_dataset: {exc}.") from None
     except (OSError, ValueError) as exc:
         raise DatasetError(f"load_dataset: cannot read {path!r} as .npz: {exc}") from exc
     with archive:

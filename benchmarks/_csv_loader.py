@@ -21,6 +21,10 @@ IMAGE_COLUMNS = ("Image Index", "filename", "file_name", "file", "path", "image_
 LABEL_COLUMNS = ("Finding Labels", "label", "labels", "class", "target", "diagnosis")
 GROUP_COLUMNS = ("Patient ID", "patient_id", "patient", "subject_id", "subject")
 SPLIT_COLUMNS = ("split", "subset", "partition")
+#: Label values that mark a missing label (compared without case), as pandas'
+#: default NA strings do; such rows are skipped and counted, never a class.
+MISSING_LABELS = frozenset({"nan", "-nan", "na", "n/a", "#n/a", "#na", "<na>", "null",
+                            "none", "missing"})
 
 
 def _norm(name):
@@ -66,8 +70,10 @@ class _FileFinder:
     ``images_0xx/`` folders). The folder is walked once, only if needed.
     """
 
-    def __init__(self, image_dir):
+    def __init__(self, image_dir, allow_outside=False):
         self.image_dir = image_dir
+        self.allow_outside = allow_outside
+        self.outside = []   # names read from outside image_dir (when allowed)
         self._by_name = None
 
     def _index(self):
@@ -83,6 +89,12 @@ class _FileFinder:
 
     def find(self, name):
         """Return ``(path, None)`` or ``(None, reason)``."""
+        relative = os.path.normpath(name)
+        if os.path.isabs(name) or relative == os.pardir or relative.startswith(os.pardir + os.sep):
+            if not self.allow_outside:
+                return None, (f"path leads outside image_dir {self.image_dir!r}; pass "
+                              "allow_outside_images=True to read it anyway")
+            self.outside.append(name)
         path = os.path.join(self.image_dir, name)
         if os.path.isfile(path):
             return path, None
@@ -102,7 +114,7 @@ class _FileFinder:
 
 def load_csv(source, *, image_dir=None, image_col=None, label_col=None, group_col=None,
              split_col=None, label_sep="|", positive=None, negative=None, classes=None,
-             multilabel=False, task=None, strict=False, name=None):
+             multilabel=False, task=None, allow_outside_images=False, strict=False, name=None):
     """A CSV of image names and labels; see :func:`benchmarks.datasets.load_dataset`."""
     path = os.fspath(source)
     image_dir = os.path.dirname(os.path.abspath(path)) if image_dir is None \
@@ -113,6 +125,9 @@ def load_csv(source, *, image_dir=None, image_col=None, label_col=None, group_co
     if label_sep is not None and not (isinstance(label_sep, str) and label_sep):
         raise ValueError(f"load_dataset: label_sep must be a non-empty string or None (one "
                          f"label per row), got {label_sep!r}.")
+    if not isinstance(allow_outside_images, bool):
+        raise ValueError(f"load_dataset: allow_outside_images must be true or false, got "
+                         f"{allow_outside_images!r}.")
     table = _read_table(path)
     columns = [str(c) for c in table.columns]
     image_col = _find_column(columns, image_col, IMAGE_COLUMNS, "image_col", path, True)
@@ -134,6 +149,11 @@ def load_csv(source, *, image_dir=None, image_col=None, label_col=None, group_co
         labels = parse_labels(raw_labels[i], label_sep)
         if not file_name:
             problems.add(f"line {line}", f"empty {image_col!r}", "rows with an empty field")
+            continue
+        missing = [label for label in labels if label.lower() in MISSING_LABELS]
+        if missing:
+            problems.add(file_name, f"{label_col!r} is {raw_labels[i]!r} on line {line}, a "
+                         "missing-value marker, not a class", "rows with a missing label")
             continue
         if not labels:
             problems.add(file_name, f"empty {label_col!r} on line {line}",
@@ -163,11 +183,13 @@ def load_csv(source, *, image_dir=None, image_col=None, label_col=None, group_co
         multilabel=multilabel, task=task, problems=problems,
         row_ids=[names[i] for i in rows])
     kept, kept_targets, paths = [], [], []
-    finder = _FileFinder(image_dir)
+    finder = _FileFinder(image_dir, allow_outside=allow_outside_images)
     for k, target in zip(keep, targets):
         file_path, reason = finder.find(names[rows[k]])
         if file_path is None:
-            problems.add(names[rows[k]], reason, "missing files")
+            outside = reason.startswith("path leads outside")
+            problems.add(names[rows[k]], reason,
+                         "files outside image_dir" if outside else "missing files")
         else:
             kept.append(rows[k]), kept_targets.append(target), paths.append(file_path)
     y, class_names, task_name = drop_empty_classes(
@@ -177,6 +199,15 @@ def load_csv(source, *, image_dir=None, image_col=None, label_col=None, group_co
                            f"classes {list(class_names)}; choose positive= (and negative=) or "
                            "two classes=.")
     problems.resolve(strict)
+    if finder.outside:
+        import warnings
+
+        from benchmarks.datasets import DatasetWarning
+
+        warnings.warn(f"load_dataset({os.path.basename(path)!r}): {len(finder.outside)} row(s) "
+                      f"name files outside image_dir {image_dir!r}, read because "
+                      f"allow_outside_images=True (e.g. {finder.outside[:3]}).",
+                      DatasetWarning, stacklevel=3)
     return Dataset(
         labels=y, class_names=class_names, task=task_name, ids=[names[i] for i in kept],
         paths=paths, groups=None if groups is None else [groups[i] for i in kept],

@@ -8,6 +8,8 @@ import numpy as np
 
 from benchmarks._problems import Problems
 from benchmarks.datasets import Dataset, DatasetError
+from xray_features._safety import array_limit, format_bytes
+from xray_features._validation import check_positive_int
 
 __all__ = ["decode_one", "load_dataset_images"]
 
@@ -51,11 +53,21 @@ def _resize_all(images, size):
     return np.stack([resize_with_padding(image, size) for image in images])
 
 
-def load_dataset_images(dataset, *, size=None, strict=False, n_jobs=1, progress=False):
+def load_dataset_images(dataset, *, size=None, strict=False, n_jobs=1, progress=False,
+                        max_bytes=None):
     """Implementation of :meth:`Dataset.load_images`."""
     if not isinstance(dataset, Dataset):
         raise TypeError(f"load_images: expected a Dataset, got {type(dataset).__name__}.")
     size = _check_size(size)
+    max_bytes = check_positive_int(array_limit(max_bytes), name="max_bytes")
+    if size is not None:
+        height, width = _square(size)
+        if len(dataset) * height * width > max_bytes:
+            raise DatasetError(
+                f"load_images: {len(dataset)} images of {height} x {width} need "
+                f"{format_bytes(len(dataset) * height * width)} of memory, more than "
+                f"max_bytes={max_bytes} ({format_bytes(max_bytes)}); use a smaller size or "
+                "fewer images, or pass a larger max_bytes.")
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
         raise ValueError(f"load_images: n_jobs must be a non-zero int (1: no parallelism, "
                          f"-1: all cores, as in joblib), got {n_jobs!r}.")

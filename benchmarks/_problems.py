@@ -26,14 +26,17 @@ class Problems:
         return [(item_id, reason) for item_id, reason, _, _ in self.items]
 
     def summary(self, n_examples=3):
-        by_kind = {}
-        for item_id, _, kind, _ in self.items:
+        by_kind, first_reason = {}, {}
+        for item_id, reason, kind, _ in self.items:
             by_kind.setdefault(kind, []).append(item_id)
+            first_reason.setdefault(kind, reason)
         parts = []
         for kind, ids in by_kind.items():
             shown = ", ".join(repr(i) for i in ids[:n_examples])
             more = f", ... ({len(ids) - n_examples} more)" if len(ids) > n_examples else ""
-            parts.append(f"{kind}: {len(ids)} ({shown}{more})")
+            reason = first_reason[kind]   # the reason, not only the kind, reaches the user
+            reason = reason if len(reason) <= 120 else reason[:117] + "..."
+            parts.append(f"{kind}: {len(ids)} ({shown}{more}) [{reason}]")
         return "; ".join(parts)
 
     def resolve(self, strict):

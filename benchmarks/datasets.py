@@ -215,7 +215,8 @@ class Dataset:
             paths=None if self.paths is None else [self.paths[i] for i in index],
             groups=take(self.groups), split=take(self.split), skipped=list(self.skipped))
 
-    def load_images(self, *, size=None, strict=False, n_jobs=1, progress=False):
+    def load_images(self, *, size=None, strict=False, n_jobs=1, progress=False,
+                    max_bytes=None):
         """Decode the images into memory, resized with padding to ``size``.
 
         Parameters
@@ -231,6 +232,9 @@ class Dataset:
             Parallel decoding workers (joblib) when greater than 1.
         progress : bool
             Show a tqdm progress bar.
+        max_bytes : int
+            Refuse, before decoding, a stack larger than this (default: half
+            the physical memory, at least 2 GiB).
 
         Returns
         -------
@@ -246,7 +250,7 @@ class Dataset:
         from benchmarks._image_loading import load_dataset_images
 
         return load_dataset_images(self, size=size, strict=strict, n_jobs=n_jobs,
-                                   progress=progress)
+                                   progress=progress, max_bytes=max_bytes)
 
     def summary(self):
         """Counts per class and per split, as a JSON-ready dict.
@@ -358,6 +362,10 @@ def load_dataset(source=None, **options):
     A file name is looked up under ``image_dir`` as written, then with an
     image extension added if it has none, then as a unique file of that
     name in any sub-folder (ChestX-ray14 ships ``images_001/`` ...).
+    A name that leads outside ``image_dir`` (``../x.png``, an absolute
+    path) is skipped unless ``allow_outside_images=True``, which a warning
+    then reports. Labels such as ``NaN``, ``N/A`` or ``null`` mark a
+    missing label: those rows are skipped and counted, never a class.
 
     References
     ----------

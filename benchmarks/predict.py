@@ -44,6 +44,7 @@ def predict_files(model_dir, files):
 
     from classifiers import load_model
     from xray_features import ImageLoadError, load_image
+    from xray_features._safety import printable_name
     from xray_features.preprocess import resize_with_padding
 
     files = [files] if isinstance(files, (str, os.PathLike)) else list(files)
@@ -51,7 +52,7 @@ def predict_files(model_dir, files):
     info_path = Path(model_dir) / "input.json"
     info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else {}
     task = info.get("task") or getattr(model, "task_", "multiclass")
-    load_size = info.get("load_size")
+    load_size = _check_load_size(info.get("load_size"), info_path)
     class_names, columns = _class_columns(model, info.get("class_names"), task)
 
     images, rows = [], []
@@ -59,12 +60,12 @@ def predict_files(model_dir, files):
         try:
             image = load_image(file)
         except ImageLoadError as error:
-            rows.append({"file": str(file), "error": str(error)})
+            rows.append({"file": printable_name(file), "error": str(error)})
             continue
         if load_size:
             image = resize_with_padding(image, load_size)
         images.append(image)
-        rows.append({"file": str(file), "error": ""})
+        rows.append({"file": printable_name(file), "error": ""})
     readable = [row for row in rows if not row["error"]]
     if images:
         proba = np.zeros((len(images), len(class_names)))
@@ -87,6 +88,19 @@ def predict_files(model_dir, files):
             frame[column] = np.nan
     ordered = leading + [c for c in frame.columns if c.startswith("proba_")] + ["error"]
     return frame[ordered]
+
+
+def _check_load_size(load_size, info_path):
+    """The size the run resized to: None, a side, or (height, width), each 8..MAX_IMAGE_SIZE."""
+    from xray_features._safety import MAX_IMAGE_SIZE
+
+    sides = load_size if isinstance(load_size, list) and len(load_size) == 2 else [load_size]
+    if load_size is None or all(isinstance(s, int) and not isinstance(s, bool)
+                                and 8 <= s <= MAX_IMAGE_SIZE for s in sides):
+        return tuple(load_size) if isinstance(load_size, list) else load_size
+    raise ValueError(f"'{info_path}': load_size must be null, an integer from 8 to "
+                     f"{MAX_IMAGE_SIZE} or a pair of them; got {load_size!r}. The model "
+                     "folder is damaged or was not written by this toolkit.")
 
 
 def _class_columns(model, class_names, task):

@@ -124,8 +124,12 @@ class BenchmarkConfig:
         if self.cv is not None and self.split != "auto":
             raise ValueError(f"cv={self.cv} and split={self.split!r} contradict each other; "
                              "give one of them.")
-        if self.image_size is not None and not _is_int(self.image_size, 8):
-            raise ValueError(f"image_size must be an integer >= 8; got {self.image_size!r}.")
+        from xray_features._safety import MAX_IMAGE_SIZE
+
+        if self.image_size is not None and not (_is_int(self.image_size, 8)
+                                                and self.image_size <= MAX_IMAGE_SIZE):
+            raise ValueError(f"image_size must be an integer from 8 to {MAX_IMAGE_SIZE}; got "
+                             f"{self.image_size!r}.")
         if not _is_int(self.seed, 0):
             raise ValueError(f"seed must be an integer >= 0; got {self.seed!r}.")
         if not _is_int(self.n_jobs, -1) or self.n_jobs == 0:

@@ -136,7 +136,8 @@ def test_unreadable_files_are_skipped_and_reported(tmp_path):
     broken.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     missing = tmp_path / "missing.png"
     paths = [paths[0], broken, paths[1], missing, paths[2], paths[3]]
-    X, report = extract_features(paths, _extractor(), progress=False)
+    with pytest.warns(UserWarning, match=r"skipped 2 of 6 image\(s\)"):
+        X, report = extract_features(paths, _extractor(), progress=False)
     expected, _ = extract_features(images, _extractor(), progress=False)
     np.testing.assert_array_equal(X, expected)
     np.testing.assert_array_equal(report.kept, [0, 2, 4, 5])
@@ -157,7 +158,8 @@ def test_strict_mode_raises_naming_the_file(tmp_path):
 def test_invalid_arrays_are_reported_with_ids_or_raise_in_strict_mode():
     images = [np.zeros((16, 16), np.uint8), np.full((16, 16), 3.0), np.zeros((16, 16, 3))]
     extractor = TextureFeatures(image_size=16, parts=("stats",))
-    X, report = extract_features(images, extractor, ids=["a", "b", "c"], progress=False)
+    with pytest.warns(UserWarning, match=r"skipped 2 of 3 image\(s\), e.g. 'b'"):
+        X, report = extract_features(images, extractor, ids=["a", "b", "c"], progress=False)
     assert X.shape == (1, 14) and report.kept.tolist() == [0]
     reasons = dict(report.skipped)
     assert "must lie in [0, 1]" in reasons["b"]       # float image on the wrong scale
@@ -165,6 +167,39 @@ def test_invalid_arrays_are_reported_with_ids_or_raise_in_strict_mode():
     with pytest.raises(ValueError, match="image 'c' is not valid"):
         extract_features([images[0], images[2]], extractor, ids=["a", "c"], strict=True,
                          progress=False)
+
+
+def test_int_none_and_3d_items_are_named_and_warned_about():
+    image = np.zeros((16, 16), np.uint8)
+    extractor = TextureFeatures(image_size=16, parts=("stats",))
+    items = [image, 7, None, np.zeros((2, 16, 16), np.uint8), image]
+    with pytest.warns(UserWarning, match=r"skipped 3 of 5 image\(s\).*'1': .*item is int"):
+        X, report = extract_features(items, extractor, progress=False)
+    assert X.shape == (2, 14) and report.kept.tolist() == [0, 4]
+    reasons = dict(report.skipped)
+    assert "item is NoneType None, not a 2-D image array" in reasons["2"]
+    assert "shape (2, 16, 16)" in reasons["3"]
+    with pytest.raises(ValueError, match=r"image '1' is not valid: .*item is int 7"):
+        extract_features(items, extractor, strict=True, progress=False)
+
+
+def test_cache_never_opens_a_fifo(tmp_path):
+    import os
+    import signal
+
+    fifo = tmp_path / "x.png"
+    os.mkfifo(fifo)
+    good = _write_pngs(tmp_path, _images(n=2))[:1]
+    signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(TimeoutError("blocked")))
+    signal.alarm(10)
+    try:
+        with pytest.warns(UserWarning, match="skipped 1 of 2"):
+            X, report = extract_features(good + [fifo], _extractor(), cache_dir=tmp_path / "c",
+                                         progress=False)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    assert "FIFO" in dict(report.skipped)[str(fifo)]
 
 
 def test_everything_skipped_is_an_error(tmp_path):

@@ -157,7 +157,7 @@ def test_unknown_model_lists_the_available_ones(tmp_path):
 @pytest.mark.parametrize("field, value, message", [
     ("cv", 1, "cv must be an integer >= 2"),
     ("split", "random", "split must be one of"),
-    ("image_size", 4, "image_size must be an integer >= 8"),
+    ("image_size", 4, "image_size must be an integer from 8 to 4096"),
     ("models", (), "models must name at least one model"),
     ("n_bootstrap", 0, "n_bootstrap must be"),
     ("threshold_method", "f1", "threshold_method must be one of"),

@@ -157,6 +157,10 @@ class _FeatureCache:
     def key(self, item, is_path):
         digest = hashlib.blake2b(digest_size=20)
         if is_path:
+            from xray_features._safety import check_regular_file
+
+            # Never open a FIFO or device (it blocks or never ends); the loader says why.
+            check_regular_file(item)
             digest.update(f"file\0{self.loader_name}\0".encode())
             with open(item, "rb") as handle:
                 for block in iter(lambda: handle.read(1 << 20), b""):
@@ -194,6 +198,15 @@ def _reason(exc):
     return getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
 
 
+def _not_an_image(item):
+    """Why ``item`` is neither an image array nor a path, or None if it may be one."""
+    if _is_path(item) or isinstance(item, (np.ndarray, list, tuple)) or hasattr(
+            item, "__array__"):
+        return None
+    return (f"item is {type(item).__name__} {item!r:.40}, not a 2-D image array or an "
+            "image file path")
+
+
 def _extract_chunk(start, items, extractor, loader, cache, n_features, strict, single_thread):
     """Features of the chunk at ``start``: (start, features, ok mask,
     [(position, reason, path or None)], n_cached).
@@ -226,6 +239,9 @@ def _extract_chunk(start, items, extractor, loader, cache, n_features, strict, s
                     continue
             path = os.fsdecode(item) if is_path else None
             try:
+                wrong = _not_an_image(item)
+                if wrong:
+                    raise TypeError(wrong)
                 image = check_image(loader(item) if is_path else item)
             except Exception as exc:   # noqa: BLE001 - any loader failure is reported
                 failures.append((position, _reason(exc), path))
@@ -339,7 +355,10 @@ def extract_features(images_or_paths, extractor, *, n_jobs=1, chunk_size=256, ca
         reads cached vectors instead of decoding and extracting.
     strict : bool, optional
         Raise on the first unreadable file (:class:`ImageLoadError`) or
-        invalid image (``ValueError``) instead of skipping and reporting it.
+        invalid image (``ValueError``) instead of skipping it. Skipped items
+        (unreadable files; items that are not 2-D arrays or paths, such as
+        ``None``, an int or a 3-D stack) are listed in ``report.skipped``
+        by position or path and summarised in one ``UserWarning``.
     progress : bool, optional
         Show a tqdm progress bar.
     image_loader : callable, optional
@@ -425,9 +444,14 @@ def extract_features(images_or_paths, extractor, *, n_jobs=1, chunk_size=256, ca
         raise ValueError(f"ids must give one name per image ({seen}); got {len(ids)}.")
     ok = np.concatenate(ok_parts)
     kept = np.flatnonzero(ok)
+    shown = "; ".join(f"'{name}': {reason}" for name, reason in skipped[:3])
     if not len(kept):
-        shown = "; ".join(f"{name}: {reason}" for name, reason in skipped[:3])
         raise ValueError(f"no features extracted: all {seen} images were skipped ({shown}).")
+    if skipped:   # never silent: X has fewer rows than images given
+        warnings.warn(f"extract_features: skipped {len(skipped)} of {seen} image(s), e.g. "
+                      f"{shown}; X has {len(kept)} rows, report.kept gives their positions "
+                      "and report.skipped every reason (strict=True raises instead).",
+                      UserWarning, stacklevel=2)
     X = np.concatenate(blocks) if X is None else X
     if len(kept) < seen:
         X = X[kept]

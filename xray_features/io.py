@@ -21,7 +21,11 @@ is always bright. EXIF orientation is applied, as image viewers do.
 Any file that cannot be read -- missing, a directory, empty, truncated,
 not an image, a DICOM object without pixel data, multi-frame, or larger
 than ``max_pixels`` -- raises :class:`ImageLoadError`, which names the file
-and the reason; library errors are chained, never raised bare.
+and the reason; library errors are chained, never raised bare. Only regular
+files are opened (a FIFO or a device such as ``/dev/zero`` is refused
+before reading), the file size is checked before reading
+(``max_bytes``), and the decoded size -- pixels x channels x bytes per
+sample, known from the header -- before decoding (``max_decoded_bytes``).
 """
 
 import io as _io
@@ -30,6 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
+from xray_features._safety import (DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_FILE_BYTES,
+                                   UnsafeFileError, check_decoded_bytes, printable_name,
+                                   read_bounded)
 from xray_features._validation import check_image, check_positive_int
 from xray_features.preprocess import to_float32, to_uint8
 
@@ -67,7 +74,7 @@ class ImageLoadError(ValueError):
     """
 
     def __init__(self, path, reason):
-        self.path = os.fsdecode(path)
+        self.path = printable_name(path)   # even for names that are not UTF-8
         self.reason = reason
         super().__init__(f"cannot load image '{self.path}': {reason}")
 
@@ -77,7 +84,8 @@ class ImageLoadError(ValueError):
         return type(self), (self.path, self.reason)
 
 
-def load_image(path, *, as_float=False, max_pixels=DEFAULT_MAX_PIXELS):
+def load_image(path, *, as_float=False, max_pixels=DEFAULT_MAX_PIXELS,
+               max_bytes=DEFAULT_MAX_FILE_BYTES, max_decoded_bytes=DEFAULT_MAX_DECODED_BYTES):
     """Load an X-ray image file as a 2-D grayscale array.
 
     Reads PNG, JPEG, BMP and TIFF (8- and 16-bit, gray or colour) through
@@ -95,6 +103,11 @@ def load_image(path, *, as_float=False, max_pixels=DEFAULT_MAX_PIXELS):
         Refuse images with more pixels than this, read from the header
         before decoding (protects against decompression bombs). Default
         8192 * 8192.
+    max_bytes : int, optional
+        Refuse files larger than this before reading them. Default 512 MiB.
+    max_decoded_bytes : int, optional
+        Refuse images whose decoded pixels (height x width x channels x
+        bytes per sample, from the header) exceed this. Default 256 MiB.
 
     Returns
     -------
@@ -109,8 +122,8 @@ def load_image(path, *, as_float=False, max_pixels=DEFAULT_MAX_PIXELS):
     Raises
     ------
     ImageLoadError
-        If the file is missing, a directory, empty, truncated or corrupt, not
-        an image, too large, a multi-page/multi-frame file, or a DICOM object
+        If the file is missing, a directory, a FIFO or device, empty,
+        truncated or corrupt, not an image, too large, a multi-page/multi-frame file, or a DICOM object
         without pixel data. The message names the file and the reason.
     TypeError, ValueError
         If the arguments themselves are invalid.
@@ -128,25 +141,25 @@ def load_image(path, *, as_float=False, max_pixels=DEFAULT_MAX_PIXELS):
         raise TypeError(f"path must be a str or os.PathLike; got {type(path).__name__}.")
     if not isinstance(as_float, (bool, np.bool_)):
         raise TypeError(f"as_float must be True or False; got {as_float!r}.")
-    max_pixels = check_positive_int(max_pixels, name="max_pixels")
+    limits = (check_positive_int(max_pixels, name="max_pixels"),
+              check_positive_int(max_decoded_bytes, name="max_decoded_bytes"))
+    max_bytes = check_positive_int(max_bytes, name="max_bytes")
     file = Path(os.fsdecode(path))
-    if not file.exists():
-        raise ImageLoadError(path, "file not found")
-    if file.is_dir():
-        raise ImageLoadError(path, "is a directory, not an image file")
     try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise ImageLoadError(path, f"cannot read file ({exc.strerror or exc})") from exc
+        data = read_bounded(file, max_bytes=max_bytes)
+    except UnsafeFileError as exc:
+        reason = exc.reason.replace("a directory, not a regular file",
+                                    "a directory, not an image file")
+        raise ImageLoadError(path, reason) from None
     if not data:
         raise ImageLoadError(path, "file is empty (0 bytes)")
 
     if data[128:132] == b"DICM":
-        unit = _load_dicom(data, path, max_pixels, force=False)
+        unit = _load_dicom(data, path, limits, force=False)
     else:
-        image = _load_raster(data, path, max_pixels, file.suffix.lower())
+        image = _load_raster(data, path, limits, file.suffix.lower())
         if image is None:  # not a raster format, but named like DICOM
-            unit = _load_dicom(data, path, max_pixels, force=True)
+            unit = _load_dicom(data, path, limits, force=True)
         else:
             return to_float32(image) if as_float else to_uint8(image)
     if as_float:
@@ -154,7 +167,7 @@ def load_image(path, *, as_float=False, max_pixels=DEFAULT_MAX_PIXELS):
     return np.rint(unit * 255).astype(np.uint8)
 
 
-def _load_raster(data, path, max_pixels, suffix):
+def _load_raster(data, path, limits, suffix):
     """Decode a Pillow-readable file to a 2-D uint8/uint16/float array.
 
     Returns None for an unrecognised format when the file is named like
@@ -175,11 +188,13 @@ def _load_raster(data, path, max_pixels, suffix):
     except Exception as exc:
         raise ImageLoadError(path, f"corrupt image header ({exc})") from exc
     width, height = picture.size
-    _check_pixels(path, height, width, max_pixels)
+    _check_pixels(path, height, width, limits[0])
     # Pillow reduces 16-bit colour to 8 bits; the raw mode (known before
     # loading) tells, and OpenCV then decodes at full depth.
     tile = getattr(picture, "tile", None)
     deep_colour = picture.mode in ("RGB", "RGBA") and bool(tile) and ";16" in str(tile[0].args)
+    depth = 2 if deep_colour else _MODE_BYTES.get(picture.mode, 1)
+    _check_decoded(path, height, width, len(picture.getbands()), depth, limits[1])
     try:
         frames = getattr(picture, "n_frames", 1)
         if frames > 1:
@@ -227,6 +242,18 @@ def _to_gray_array(picture, data, path, deep_colour):
     return np.asarray(picture.convert("L"))  # ITU-R 601 luma, alpha ignored
 
 
+#: Bytes per sample of Pillow modes wider than 8 bits.
+_MODE_BYTES = {"I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2, "I": 4, "F": 4}
+
+
+def _check_decoded(path, height, width, channels, depth, max_decoded_bytes):
+    try:
+        check_decoded_bytes(path, height, width, channels=channels, bytes_per_sample=depth,
+                            max_bytes=max_decoded_bytes)
+    except UnsafeFileError as exc:
+        raise ImageLoadError(path, exc.reason) from None
+
+
 def _check_pixels(path, height, width, max_pixels):
     if height * width > max_pixels:
         raise ImageLoadError(
@@ -235,7 +262,7 @@ def _check_pixels(path, height, width, max_pixels):
             "max_pixels if the file is genuine")
 
 
-def _load_dicom(data, path, max_pixels, *, force):
+def _load_dicom(data, path, limits, *, force):
     """Decode a single-frame DICOM image to float64 on [0, 1], bone bright."""
     import pydicom
 
@@ -261,7 +288,10 @@ def _load_dicom(data, path, max_pixels, *, force):
     if frames > 1:
         raise ImageLoadError(path, f"multi-frame DICOM ({frames} frames); only "
                              "single-frame images are supported")
-    _check_pixels(path, rows, cols, max_pixels)
+    _check_pixels(path, rows, cols, limits[0])
+    allocated = int(dataset.get("BitsAllocated", 16) or 16)
+    _check_decoded(path, rows, cols, samples, -(-allocated // 8), limits[1])
+    _check_rescale(dataset, path)
     monochrome = photometric in ("MONOCHROME1", "MONOCHROME2")
     if not ((monochrome and samples == 1) or (not monochrome and samples == 3)):
         raise ImageLoadError(path, f"unsupported DICOM photometric interpretation "
@@ -289,6 +319,29 @@ def _load_dicom(data, path, max_pixels, *, force):
     else:
         unit = np.zeros(values.shape)
     return 1 - unit if photometric == "MONOCHROME1" else unit
+
+
+def _check_rescale(dataset, path):
+    """Refuse a non-finite rescale slope/intercept or window, which would
+    otherwise turn the whole image into one value (e.g. all black)."""
+    for keyword in ("RescaleSlope", "RescaleIntercept", "WindowCenter", "WindowWidth"):
+        value = dataset.get(keyword)
+        if value is None:
+            continue
+        # A multi-valued element (several windows) iterates; one value does not.
+        several = hasattr(value, "__iter__") and not isinstance(value, (str, bytes))
+        values = list(value) if several else [value]
+        try:
+            numbers = [float(v) for v in values]
+        except (TypeError, ValueError) as exc:
+            raise ImageLoadError(path, f"DICOM {keyword} {value!r} is not a number") from exc
+        if not all(np.isfinite(numbers)):
+            raise ImageLoadError(path, f"DICOM {keyword} is {value}, not a finite number; "
+                                 "the pixel values cannot be mapped to intensities")
+    slope = dataset.get("RescaleSlope")
+    if slope is not None and float(slope) == 0:
+        raise ImageLoadError(path, "DICOM RescaleSlope is 0, which maps every pixel to "
+                             "one value")
 
 
 def _dicom_lut_stages(stored, dataset, bits, signed):
