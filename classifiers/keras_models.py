@@ -240,9 +240,10 @@ class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,
                 "history": self.history_}
 
     def _load_native(self, directory, sidecar):
+        from classifiers.persistence import native_file
+
         native = sidecar.get("native") or {}
-        self.model_ = _load_keras_file(Path(directory) / native.get(
-            "file", _NATIVE_FILE))
+        self.model_ = _load_keras_file(native_file(directory, native, _NATIVE_FILE))
         self.history_ = {k: [float(v) for v in values] for k, values in
                          dict(native.get("history") or {}).items()}
         self.n_epochs_ = len(self.history_.get("loss", ()))

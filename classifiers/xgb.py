@@ -281,14 +281,11 @@ min_child_weight, reg_lambda, tree_method
     def _load_native(self, directory, sidecar):
         import xgboost
 
-        from classifiers.persistence import ModelLoadError
+        from classifiers.persistence import ModelLoadError, native_file
 
         native = sidecar.get("native") or {}
-        name = native.get("file", _NATIVE_FILE)
-        if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith("."):
-            raise ModelLoadError(directory, f"native file name {name!r} is not a plain name")
         self.model_ = xgboost.XGBClassifier()
-        self.model_.load_model(directory / name)
+        self.model_.load_model(native_file(directory, native, _NATIVE_FILE))
         self.extractor_ = self._make_extractor()
         names = [str(n) for n in self.extractor_.get_feature_names_out()]
         if names != list(native.get("feature_names", names)):
