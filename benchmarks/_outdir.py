@@ -100,11 +100,12 @@ def _adoptable(root):
     return entries
 
 
-def claim_output_folder(directory):
+def claim_output_folder(directory, *, create=True):
     """Make ``directory`` a results folder the toolkit owns; return its entries.
 
     A missing or empty folder is created and marked; one with a manifest is
-    ours already; an earlier version's results folder is adopted.
+    ours already; an earlier version's results folder is adopted. With
+    ``create=False`` only the checks are made (nothing is written).
 
     Raises
     ------
@@ -124,7 +125,10 @@ def claim_output_folder(directory):
                                 "another output directory.")
     if _manifest_path(root).exists() or _manifest_path(root).is_symlink():
         return _read_manifest(root)
-    root.mkdir(parents=True, exist_ok=True)
+    if not create and not root.exists():
+        return []
+    if create:
+        root.mkdir(parents=True, exist_ok=True)
     if any(root.iterdir()):
         entries = _adoptable(root)
         if entries is None:
@@ -142,7 +146,8 @@ def claim_output_folder(directory):
                 "there. Choose a new or empty output directory (--out).")
     else:
         entries = []
-    _write_manifest(root, entries)
+    if create:
+        _write_manifest(root, entries)
     return entries
 
 
