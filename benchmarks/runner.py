@@ -120,6 +120,10 @@ class BenchmarkConfig:
                              "give one of them.")
         if self.image_size is not None and not _is_int(self.image_size, 8):
             raise ValueError(f"image_size must be an integer >= 8; got {self.image_size!r}.")
+        for switch in ("save_models", "quiet", "fresh", "strict"):
+            if not isinstance(getattr(self, switch), (bool, np.bool_)):
+                raise ValueError(f"{switch} must be True or False; got "
+                                 f"{getattr(self, switch)!r}.")
         if not _is_int(self.seed, 0):
             raise ValueError(f"seed must be an integer >= 0; got {self.seed!r}.")
         if not _is_int(self.n_jobs, -1) or self.n_jobs == 0:
