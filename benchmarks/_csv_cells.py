@@ -13,6 +13,8 @@ with a single quote is quoted too (``'note`` is written ``''note``), and
 has one. Numbers are never touched (a negative number stays ``-0.5``).
 """
 
+import csv
+
 __all__ = ["escape_cell", "unescape_cell", "frame_to_csv", "unescape_frame"]
 
 #: First characters that make a spreadsheet treat a cell as a formula, and
@@ -65,9 +67,14 @@ def frame_to_csv(frame):
     b,1.0
     """
     frame = frame.copy()
+    carriage_return = False
     for column in _text_columns(frame):
         frame[column] = frame[column].map(escape_cell)
-    return frame.to_csv(index=False)
+        carriage_return |= frame[column].map(lambda v: isinstance(v, str) and "\r" in v).any()
+    # pandas quotes a cell holding "\n" but not one holding a lone "\r",
+    # which readers take for a line end; such a file quotes every text cell.
+    return frame.to_csv(index=False,
+                        quoting=csv.QUOTE_NONNUMERIC if carriage_return else csv.QUOTE_MINIMAL)
 
 
 def unescape_frame(frame):
