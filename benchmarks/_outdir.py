@@ -24,14 +24,15 @@ from xray_features._atomic import (TEMPORARY_SUFFIX, UnsafePathError, check_no_l
                                    make_folders, write_bytes_atomic)
 
 __all__ = ["MANIFEST_NAME", "OutputFolderError", "claim_output_folder", "write_output",
-           "record_outputs", "delete_recorded", "check_not_inside_data"]
+           "record_outputs", "delete_recorded", "check_not_inside_data", "owning_folder"]
 
 MANIFEST_NAME = ".xray-bench-manifest.json"
 _FORMAT = "xray-bench-output"
 
 #: Top-level names a run writes (how earlier versions' folders are recognised).
 RUN_OUTPUTS = ("parts", "models", "plots", "results.csv", "results.json", "results.md",
-               "predictions.csv", "run.json", "splits.csv", "fingerprint.json")
+               "predictions.csv", "run.json", "splits.csv", "fingerprint.json",
+               "pairwise.csv", "report.html")
 #: File names a run writes inside its folders (adopting an earlier version's folder).
 _KNOWN_FILES = {
     "parts": re.compile(r"[\w.-]+__fold\d+\.(json|csv|traceback\.txt)"),
@@ -165,6 +166,23 @@ def record_outputs(root, paths):
         entries.add(relative.as_posix() + ("/" if is_folder else ""))
     if len(entries) != before:
         _write_manifest(root, entries)
+
+
+def owning_folder(path, *, depth=3):
+    """The results folder (one holding a manifest) among the ``depth``
+    nearest folders above ``path``, or None.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> owning_folder(root / "plots" / "roc.png") is None
+    True
+    """
+    for folder in list(Path(path).parents)[:depth]:
+        if _manifest_path(folder).is_file():
+            return folder
+    return None
 
 
 def write_output(root, relative, data):

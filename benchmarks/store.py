@@ -24,14 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks._csv_cells import frame_to_csv, unescape_frame
-from benchmarks._outdir import (RUN_OUTPUTS, claim_output_folder, delete_recorded,
-                                write_output)
+from benchmarks._outdir import (RUN_OUTPUTS, claim_output_folder, delete_recorded,  # noqa: F401
+                                owning_folder, write_output)
 from xray_features._atomic import TEMPORARY_SUFFIX, make_folders, write_text_atomic
 
 __all__ = ["ResultStore", "RunConfigMismatch", "write_atomic", "read_json", "json_default"]
-
-#: What a run writes into its output directory (see :mod:`benchmarks._outdir`).
-RUN_OUTPUTS = RUN_OUTPUTS
 
 
 class RunConfigMismatch(ValueError):
@@ -62,6 +59,11 @@ def write_atomic(path, text):
     never a partial one (temporary file in the same folder, then rename; a
     link at ``path`` is replaced, never its target).
 
+    Inside a results folder (one holding a manifest, see
+    :mod:`benchmarks._outdir`) the file is written with
+    :func:`benchmarks._outdir.write_output`: no link among the folders on the
+    way, and listed in the manifest.
+
     Examples
     --------
     >>> import tempfile
@@ -69,7 +71,13 @@ def write_atomic(path, text):
     >>> write_atomic(path, "done"); path.read_text()
     'done'
     """
-    write_text_atomic(path, text)
+    root = owning_folder(path)
+    if root is None:
+        write_text_atomic(path, text)
+    else:
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str; got {type(text).__name__}")
+        write_output(root, Path(path).relative_to(root), text)
 
 
 def read_json(path, what="results file"):

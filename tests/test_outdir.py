@@ -188,3 +188,20 @@ def test_csv_cells_are_escaped_and_read_back_exactly(tmp_path, text):
     assert predictions["id"].fillna("").tolist() == [text, "b"]
     assert predictions["proba_a"].tolist() == [-0.5, 1.0]  # numbers untouched
     assert "-0.5" in frame_to_csv(frame)
+
+
+def test_write_atomic_inside_a_results_folder_is_listed_and_refuses_links(tmp_path):
+    from benchmarks.store import write_atomic
+
+    out = tmp_path / "out"
+    ResultStore(out, {"seed": 0})
+    write_atomic(out / "pairwise.csv", "a,b\n")
+    write_atomic(out / "models" / "m" / "input.json", "{}")
+    assert {"pairwise.csv", "models/", "models/m/", "models/m/input.json"} <= set(
+        _entries(out))
+    (tmp_path / "elsewhere").mkdir()
+    (out / "plots").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(UnsafePathError, match="symbolic link"):
+        write_atomic(out / "plots" / "report.png", "x")
+    write_atomic(tmp_path / "loose.txt", "not in a results folder")
+    assert (tmp_path / "loose.txt").read_text() == "not in a results folder"
