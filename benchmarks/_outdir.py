@@ -247,7 +247,7 @@ def check_not_inside_data(out, data_paths):
 
     Examples
     --------
-    >>> check_not_inside_data("data/results", ["data"])
+    >>> check_not_inside_data("data/results", ["data"])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     benchmarks._outdir.OutputFolderError: --out 'data/results' is inside the data folder ...

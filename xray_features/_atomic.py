@@ -50,10 +50,10 @@ def check_no_links(path, root):
     >>> import tempfile
     >>> root = Path(tempfile.mkdtemp())
     >>> (root / "plots").symlink_to(tempfile.mkdtemp())
-    >>> check_no_links(root / "plots" / "roc.png", root)
+    >>> check_no_links(root / "plots" / "roc.png", root)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    xray_features._atomic.UnsafePathError: ... 'plots' is a symbolic link ...
+    xray_features._atomic.UnsafePathError: ...plots' is a symbolic link; refusing to write ...
     """
     path, root = Path(path), Path(root)
     try:
