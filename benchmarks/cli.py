@@ -298,8 +298,9 @@ def main(argv=None):
         print(f"xray-bench: error: {message}", file=sys.stderr)
         return 2
     except RunTerminated:
-        print("xray-bench: terminated (SIGTERM); finished results are kept, run the same "
-              "command again to resume", file=sys.stderr)
+        resume = ("; finished results are kept, run the same command again to resume"
+                  if args.command == "run" else "")
+        print(f"xray-bench: terminated (SIGTERM){resume}", file=sys.stderr)
         return 143
     except KeyboardInterrupt:
         print("xray-bench: interrupted; finished results are kept, run the same "
