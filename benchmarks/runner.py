@@ -296,7 +296,7 @@ def _resolve_config(config, options):
         # Unknown and invalid parameters fail here, before any work.
         model = _build_model(name, config)
         try:
-            model._validate_params()
+            getattr(model, "_validate_params", lambda: None)()
         except (ValueError, TypeError) as error:
             raise ValueError(f"model {name!r} (--set {name}.PARAM=VALUE or model_params): "
                              f"{error}") from None

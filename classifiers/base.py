@@ -138,6 +138,9 @@ class ImageClassifierMixin:
     """
 
     _native_libraries = ()
+    #: Scalar parameters and their rules, checked by scikit-learn's
+    #: ``BaseEstimator._validate_params`` (one message format for all models).
+    _parameter_constraints = {}
 
     # ----------------------------------------------------------- inputs
     def _validate_images(self, images, *, name="images"):
