@@ -8,6 +8,7 @@ a dataset first), ``predict`` (a saved model on image files) and ``models``
 import argparse
 import json
 import os
+import signal
 import sys
 import textwrap
 
@@ -102,6 +103,8 @@ def build_parser():
                         help="delete earlier results in DIR and start over")
     output.add_argument("--n-jobs", type=int, help="processes for decoding (default 1)")
     output.add_argument("--quiet", action="store_true", help="no progress output")
+    output.add_argument("--verbose", action="store_true", help="let TensorFlow's native log "
+                        "lines through (hidden by default)")
     # Calibration, ordinal grades and the report command.
     extra = run.add_argument_group("calibration and grades")
     extra.add_argument("--calibrate", choices=("temperature", "isotonic", "sigmoid"),
@@ -127,8 +130,12 @@ def build_parser():
     predict.add_argument("model", help="a model directory written by save() or --save-models")
     predict.add_argument("files", nargs="+", help="image files (PNG/JPEG/TIFF/DICOM)")
     predict.add_argument("--output", metavar="FILE", help="also write the table to a .csv "
-                         "or .json file")
+                         "or .json file (refused if it exists, unless --overwrite)")
+    predict.add_argument("--overwrite", action="store_true",
+                         help="replace an existing --output file")
     predict.add_argument("--quiet", action="store_true", help="print nothing")
+    predict.add_argument("--verbose", action="store_true", help="let TensorFlow's native "
+                         "log lines through (hidden by default)")
 
     commands.add_parser("models", help="list available models and their defaults",
                         description="List every registered model with its defaults.")
@@ -179,9 +186,10 @@ def _dataset_options(args):
 
 
 def _run(args, command):
-    from benchmarks.runner import BenchmarkConfig, run_benchmark
+    from benchmarks._config_file import read_config_file
+    from benchmarks.runner import BenchmarkConfig, _resolve_config, run_benchmark
 
-    settings = _config_file(args.config) if args.config else {}
+    settings = read_config_file(args.config) if args.config else {}
     options = _dataset_options(args)
     if options:
         settings["dataset_options"] = {**settings.get("dataset_options", {}), **options}
@@ -201,7 +209,10 @@ def _run(args, command):
     for switch in ("save_models", "quiet", "fresh", "strict"):
         if getattr(args, switch):
             settings[switch] = True
-    results = run_benchmark(BenchmarkConfig(**settings), command=command)
+    config = BenchmarkConfig(**settings)
+    models = _resolve_config(config, {}).models  # settings and parameters checked first
+    _silence_tensorflow(args, _uses_keras(models))
+    results = run_benchmark(config, command=command)
     folds = results[~results["fold"].astype(str).isin(["mean", "pooled"])]
     failed = folds[folds["error"].astype(bool)]
     if len(failed):
@@ -213,47 +224,51 @@ def _run(args, command):
     return 0
 
 
-def _config_file(path):
-    """Read a JSON file of :class:`benchmarks.BenchmarkConfig` fields."""
-    import dataclasses
-    from pathlib import Path
+def _uses_keras(models):
+    from classifiers.registry import describe_models
 
-    from benchmarks.runner import BenchmarkConfig
+    kinds = {entry["name"]: entry["kind"] for entry in describe_models()}
+    return any(kinds.get(name, "").startswith("keras") for name in models)
 
-    try:
-        settings = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as error:
-        raise FileNotFoundError(f"cannot read configuration file '{path}': "
-                                f"{error.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"configuration file '{path}' is not valid JSON: {error}") from None
-    known = {field.name for field in dataclasses.fields(BenchmarkConfig)}
-    if not isinstance(settings, dict):
-        raise ValueError(f"configuration file '{path}' must hold a JSON object of settings "
-                         f"(known keys: {sorted(known)}); got a {type(settings).__name__}")
-    unknown = sorted(set(settings) - known)
-    if unknown:
-        raise ValueError(f"configuration file '{path}' has unknown keys {unknown}; "
-                         f"known keys: {sorted(known)}")
-    if isinstance(settings.get("models"), list):
-        settings["models"] = tuple(settings["models"])
-    return settings
+
+def _silence_tensorflow(args, needs_tensorflow):
+    from benchmarks._quiet import silence_tensorflow
+
+    silence_tensorflow(verbose=args.verbose, needs_tensorflow=needs_tensorflow)
 
 
 def _predict(args, command):
-    from benchmarks.predict import predict_files
+    from pathlib import Path
 
-    if args.output and not args.output.lower().endswith((".csv", ".json")):
-        raise ValueError(f"--output must name a .csv or .json file; got '{args.output}'")
+    from benchmarks._csv_cells import frame_to_csv
+    from benchmarks.predict import predict_files
+    from xray_features._atomic import write_text_atomic
+
+    if args.output:
+        output = Path(args.output)
+        if not args.output.lower().endswith((".csv", ".json")):
+            raise ValueError(f"--output must name a .csv or .json file; got '{args.output}'")
+        if output.is_dir():
+            raise ValueError(f"--output '{args.output}' is a directory; name a .csv or .json "
+                             "file")
+        if (output.exists() or output.is_symlink()) and not args.overwrite:
+            raise ValueError(f"--output '{args.output}' exists; refusing to overwrite it. "
+                             "Pass --overwrite to replace it, or choose another file.")
+    try:  # a Keras model loads TensorFlow: quietly, unless --verbose
+        sidecar = json.loads((Path(args.model) / "model.json").read_text(encoding="utf-8"))
+        needs_tensorflow = "xgb" not in str(sidecar.get("estimator", "xgb"))
+    except (OSError, ValueError, AttributeError):
+        needs_tensorflow = False
+    _silence_tensorflow(args, needs_tensorflow)
     frame = predict_files(args.model, args.files)
     if args.output:
+        # Written whole at the end (temporary file, then rename): a failed
+        # predict leaves no partial file, and a link is replaced, not followed.
         if args.output.lower().endswith(".json"):  # json keeps every digit; to_json 10
-            from pathlib import Path
-
             records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
-            Path(args.output).write_text(json.dumps(records, indent=1), encoding="utf-8")
+            write_text_atomic(args.output, json.dumps(records, indent=1))
         else:
-            frame.to_csv(args.output, index=False)
+            write_text_atomic(args.output, frame_to_csv(frame))
     if not args.quiet:
         print(frame.to_string(index=False))
     unreadable = frame[frame["error"].astype(bool)]
@@ -369,16 +384,45 @@ def main(argv=None):
     if not argv or (argv[0] not in _COMMANDS and argv[0] not in ("-h", "--help")):
         argv = ["run"] + argv
     args = build_parser().parse_args(argv)
-    # TensorFlow's start-up notices drown the progress output; a value set by
-    # the user is kept.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from benchmarks.runner import RunTerminated
+
+    def terminate(signum, frame):
+        raise RunTerminated()
+
+    try:  # SIGTERM ends the run like Ctrl-C, with run.json saying "terminated"
+        previous = signal.signal(signal.SIGTERM, terminate)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = None
     try:
-        return _COMMANDS[args.command](args, ["xray-bench"] + argv)
+        code = _COMMANDS[args.command](args, ["xray-bench"] + argv)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:
+        return _closed_pipe()
     except (ValueError, TypeError, OSError) as error:
         message = " ".join(str(error).split())
         print(f"xray-bench: error: {message}", file=sys.stderr)
         return 2
+    except RunTerminated:
+        resume = ("; finished results are kept, run the same command again to resume"
+                  if args.command == "run" else "")
+        print(f"xray-bench: terminated (SIGTERM){resume}", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("xray-bench: interrupted; finished results are kept, run the same "
               "command again to resume", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _closed_pipe():
+    """The reader of stdout went away (``xray-bench models | head -1``): stop
+    quietly with 141 (128 + SIGPIPE), as a shell tool would."""
+    try:  # nothing more may reach the closed pipe, not even at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    return 141

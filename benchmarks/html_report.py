@@ -50,8 +50,11 @@ def _read_json(path):
 def _read_csv(path):
     import pandas as pd
 
+    from benchmarks._csv_cells import unescape_frame
+
     try:
-        return pd.read_csv(path, dtype={"id": str}) if Path(path).is_file() else None
+        return (unescape_frame(pd.read_csv(path, dtype={"id": str}))
+                if Path(path).is_file() else None)
     except (OSError, ValueError):
         return None
 

@@ -23,10 +23,17 @@ def _figure(width, height):
 
 
 def _save(figure, path, dpi):
+    """Render to memory, then write atomically: a reader never sees half a
+    PNG, and a link at ``path`` is replaced, never its target."""
+    import io
+
+    from xray_features._atomic import write_bytes_atomic
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png", dpi=dpi)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
     figure.clear()
+    write_bytes_atomic(path, buffer.getvalue())
     return path
 
 

@@ -1,6 +1,5 @@
 """Apply a saved model to image files, as ``xray-bench predict`` does."""
 
-import json
 import os
 from pathlib import Path
 
@@ -42,6 +41,7 @@ def predict_files(model_dir, files):
     """
     import pandas as pd
 
+    from benchmarks.store import read_json
     from classifiers import load_model
     from xray_features import ImageLoadError, load_image
     from xray_features._safety import printable_name
@@ -50,7 +50,11 @@ def predict_files(model_dir, files):
     files = [files] if isinstance(files, (str, os.PathLike)) else list(files)
     model = load_model(model_dir)
     info_path = Path(model_dir) / "input.json"
-    info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else {}
+    info = read_json(info_path, "input description of the saved model") \
+        if info_path.exists() else {}
+    if not isinstance(info, dict):
+        raise ValueError(f"'{info_path}' must hold a JSON object (class_names, task, "
+                         f"load_size); got a {type(info).__name__}")
     task = info.get("task") or getattr(model, "task_", "multiclass")
     load_size = _check_load_size(info.get("load_size"), info_path)
     class_names, columns = _class_columns(model, info.get("class_names"), task)

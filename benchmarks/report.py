@@ -11,7 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.store import json_default, write_atomic
+from benchmarks._csv_cells import frame_to_csv
+from benchmarks._outdir import record_outputs, write_output
+from benchmarks.store import json_default
+from xray_features._atomic import make_folders
 
 __all__ = ["write_outputs", "write_run_record", "write_splits", "score_part",
            "prediction_frame", "format_leaderboard", "library_versions", "run_model_names"]
@@ -84,17 +87,17 @@ def write_outputs(out, store, dataset, config):
     results = results[ordered]
     results["error"] = results["error"].fillna("")
 
-    write_atomic(out / "results.csv", results.to_csv(index=False))
-    write_atomic(out / "results.json", json.dumps(
+    write_output(out, "results.csv", frame_to_csv(results))
+    write_output(out, "results.json", json.dumps(
         results.replace({np.nan: None}).to_dict(orient="records"), indent=1,
         default=json_default))
-    write_atomic(out / "predictions.csv", predictions.to_csv(index=False))
+    write_output(out, "predictions.csv", frame_to_csv(predictions))
     pairwise = _write_pairwise(out, results, predictions, dataset, config)
     from benchmarks.pairwise import not_below_best
 
-    write_atomic(out / "results.md", format_leaderboard(
+    write_output(out, "results.md", format_leaderboard(
         results, dataset, config, not_below_best=not_below_best(pairwise)[1]))
-    _write_plots(out / "plots", records, predictions, dataset)
+    _write_plots(Path(out), records, predictions, dataset)
     return results
 
 
@@ -114,7 +117,7 @@ def _write_pairwise(out, results, predictions, dataset, config):
     table = pairwise_comparisons(test, task=dataset.task, class_names=dataset.class_names,
                                  thresholds=thresholds, n_boot=config.n_bootstrap,
                                  seed=config.seed)
-    write_atomic(out / "pairwise.csv", table.to_csv(index=False))
+    write_output(out, "pairwise.csv", frame_to_csv(table))
     return table
 
 
@@ -199,7 +202,7 @@ def write_splits(out, dataset, splits):
             if dataset.groups is not None:
                 frame["group"] = dataset.groups[indices]
             frames.append(pd.DataFrame(frame))
-    write_atomic(Path(out) / "splits.csv", pd.concat(frames).to_csv(index=False))
+    write_output(out, "splits.csv", frame_to_csv(pd.concat(frames)))
 
 
 def _fold_summaries(rows, predictions, dataset, config):
@@ -320,15 +323,21 @@ def _failed_line(model, error, width):
     return f"| {model} | failed: {error} |" + " |" * (width - 2)
 
 
-def _write_plots(directory, records, predictions, dataset):
+def _write_plots(out, records, predictions, dataset):
     """Confusion matrices and training curves per model; ROC and PR curves
-    overlaying all models (test predictions, all folds pooled)."""
+    overlaying all models (test predictions, all folds pooled), in
+    ``out/plots`` (a real folder, never a link; each file written atomically)."""
     from benchmarks.calibration_plots import plot_reliability_diagram
     from benchmarks.metrics import confusion_matrices, predictions_to_arrays
     from benchmarks.plots import (plot_confusion_matrix, plot_pr_curves, plot_roc_curves,
                                   plot_training_history)
 
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = out / "plots"
+    record_outputs(out, make_folders(directory, out) + [directory])
+
+    def target(name):  # listed before it is written: a kill leaves no orphan
+        record_outputs(out, [directory / name])
+        return directory / name
     curves = {}
     test = predictions[predictions["split"] == "test"] if len(predictions) else predictions
     for model in dict.fromkeys(test["model"]) if len(test) else ():
@@ -342,19 +351,19 @@ def _write_plots(directory, records, predictions, dataset):
             y_pred = proba.argmax(axis=1)
         counts, normalised = confusion_matrices(y_true, y_pred,
                                                 labels=list(range(len(dataset.class_names))))
-        plot_confusion_matrix(counts, dataset.class_names, directory / f"confusion_{model}.png",
+        plot_confusion_matrix(counts, dataset.class_names, target(f"confusion_{model}.png"),
                               normalised=normalised, title=model)
         curves[model] = (y_true, proba[:, 1] if dataset.task == "binary" else proba)
-        plot_reliability_diagram(y_true, proba, directory / f"reliability_{model}.png",
+        plot_reliability_diagram(y_true, proba, target(f"reliability_{model}.png"),
                                  task=dataset.task, title=f"{model}: reliability")
     if curves:
-        plot_roc_curves(curves, directory / "roc.png")
-        plot_pr_curves(curves, directory / "pr.png")
+        plot_roc_curves(curves, target("roc.png"))
+        plot_pr_curves(curves, target("pr.png"))
     for record in records:
         if record.get("history"):
             suffix = "" if record["fold"] == 0 else f"_fold{record['fold']}"
             plot_training_history(record["history"],
-                                  directory / f"history_{record['model']}{suffix}.png")
+                                  target(f"history_{record['model']}{suffix}.png"))
 
 
 def library_versions():
@@ -386,7 +395,7 @@ def write_run_record(out, config, dataset, leakage_report, *, status, timings,
     dataset : benchmarks.Dataset
     leakage_report : dict
         Findings of the split checks (duplicate images across sets).
-    status : {'running', 'interrupted', 'finished'}
+    status : {'running', 'interrupted', 'terminated', 'finished'} or 'failed: <reason>'
     timings : dict
         Seconds spent per step (``load_seconds``, ``parts``, ``total_seconds`` ...).
     command : list of str, optional
@@ -417,4 +426,4 @@ def write_run_record(out, config, dataset, leakage_report, *, status, timings,
         "wall_seconds": timings.get("total_seconds"),
         "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    write_atomic(Path(out) / "run.json", json.dumps(record, indent=1, default=json_default))
+    write_output(out, "run.json", json.dumps(record, indent=1, default=json_default))

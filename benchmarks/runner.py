@@ -8,6 +8,7 @@ error and the run goes on.
 
 import contextlib
 import dataclasses
+import errno
 import sys
 import time
 import traceback
@@ -15,9 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.store import ResultStore, write_atomic
+from benchmarks._outdir import (check_not_inside_data, claim_output_folder, record_outputs,
+                                write_output)
+from benchmarks.store import ResultStore
+from xray_features._atomic import make_folders
 
-__all__ = ["BenchmarkConfig", "run_benchmark", "DEFAULT_MODELS"]
+__all__ = ["BenchmarkConfig", "run_benchmark", "DEFAULT_MODELS", "RunTerminated"]
+
+
+class RunTerminated(KeyboardInterrupt):
+    """The run was asked to stop (SIGTERM); ``run.json`` says "terminated"."""
 
 #: The quick comparison run when no model is named: every classical preset
 #: against the small CNN.
@@ -130,6 +138,10 @@ class BenchmarkConfig:
                                                 and self.image_size <= MAX_IMAGE_SIZE):
             raise ValueError(f"image_size must be an integer from 8 to {MAX_IMAGE_SIZE}; got "
                              f"{self.image_size!r}.")
+        for switch in ("save_models", "quiet", "fresh", "strict"):
+            if not isinstance(getattr(self, switch), (bool, np.bool_)):
+                raise ValueError(f"{switch} must be True or False; got "
+                                 f"{getattr(self, switch)!r}.")
         if not _is_int(self.seed, 0):
             raise ValueError(f"seed must be an integer >= 0; got {self.seed!r}.")
         if not _is_int(self.n_jobs, -1) or self.n_jobs == 0:
@@ -198,9 +210,13 @@ def run_benchmark(config=None, *, command=None, **options):
     from benchmarks.report import write_outputs, write_run_record, write_splits
 
     config = _resolve_config(config, options)
+    out = Path(config.out)
+    # Refused before any work: an output folder inside the data, or one the
+    # toolkit did not create.
+    check_not_inside_data(out, _data_folders(config))
+    claim_output_folder(out, create=False)
     timings = {}
     started = time.perf_counter()
-    out = Path(config.out)
 
     dataset, load_size = _load_dataset(config)
     timings["load_seconds"] = time.perf_counter() - started
@@ -241,13 +257,24 @@ def run_benchmark(config=None, *, command=None, **options):
                        f"F1 {row['f1']:.3f}, ROC AUC {row['roc_auc']:.3f}, "
                        f"fit {row['fit_seconds']:.1f} s")
             _say(config, f"[{number}/{len(parts)}] {label}: {outcome}")
-    except KeyboardInterrupt:
-        record("interrupted")
+        report_started = time.perf_counter()
+        results = write_outputs(out, store, dataset, config)
+        timings["report_seconds"] = time.perf_counter() - report_started
+    except KeyboardInterrupt as error:
+        _record_if_possible(record, "terminated" if isinstance(error, RunTerminated)
+                            else "interrupted")
         raise
-
-    report_started = time.perf_counter()
-    results = write_outputs(out, store, dataset, config)
-    timings["report_seconds"] = time.perf_counter() - report_started
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            _record_if_possible(record, f"failed: {error}")
+            raise
+        _record_if_possible(record, "failed: disk full")
+        raise OSError(errno.ENOSPC, f"disk full while writing results to '{out}' ({error}). "
+                      "Finished parts are kept; free some space and run the same command "
+                      "again to resume.") from None
+    except Exception as error:
+        _record_if_possible(record, f"failed: {type(error).__name__}: {error}")
+        raise
     record("finished")
     from benchmarks.html_report import write_html_report
 
@@ -256,6 +283,26 @@ def run_benchmark(config=None, *, command=None, **options):
         print((out / "results.md").read_text(encoding="utf-8"))
         print(f"Results in {out}/ ({time.perf_counter() - started:.0f} s)")
     return results
+
+
+def _record_if_possible(record, status):
+    """Write ``run.json`` with ``status`` unless writing fails too (a full
+    disk): the error that ended the run is the one to report."""
+    try:
+        record(status)
+    except OSError:
+        pass
+
+
+def _data_folders(config):
+    """The folders a run reads images from (its output must not be among them)."""
+    folders = []
+    if config.data is not None and not str(config.data).startswith("phantoms"):
+        folders.append(config.data)
+    image_dir = config.dataset_options.get("image_dir")
+    if isinstance(image_dir, (str, Path)):
+        folders.append(image_dir)
+    return folders
 
 
 def _resolve_config(config, options):
@@ -279,7 +326,13 @@ def _resolve_config(config, options):
         raise ValueError(f"unknown model(s) {', '.join(unknown)}; available: "
                          f"{', '.join(available_models())}.")
     for name in config.models:
-        _build_model(name, config)  # unknown parameters fail here, before any work
+        # Unknown and invalid parameters fail here, before any work.
+        model = _build_model(name, config)
+        try:
+            getattr(model, "_validate_params", lambda: None)()
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"model {name!r} (--set {name}.PARAM=VALUE or model_params): "
+                             f"{error}") from None
     return config
 
 
@@ -369,7 +422,8 @@ def _is_done(store, name, split, config):
         done = store.is_done(f"{name}+{config.calibrate}", split.fold,
                              config.model_params.get(name, {}))
     if done and config.save_models:  # asked to keep models it did not keep before
-        return (_model_dir(store, name, split, config) / "model.json").exists()
+        directory = _model_dir(store, name, split, config)
+        return all((directory / file).is_file() for file in ("model.json", "input.json"))
     return done
 
 
@@ -422,7 +476,8 @@ def _run_part(name, dataset, split, config, store, load_size):
         predictions = prediction_frame(name, dataset, split, proba_test, proba_val)
         history = getattr(model, "history_", None) or None
         if config.save_models:
-            _save_model(model, _model_dir(store, name, split, config), dataset, load_size)
+            _save_model(model, _model_dir(store, name, split, config), dataset, load_size,
+                        store.directory)
         from benchmarks._calibrated import calibrated_part
 
         variants = [calibrated_part(row, dataset, split, proba_test, proba_val, config)
@@ -448,12 +503,16 @@ def _aligned_proba(model, images, dataset):
     return aligned
 
 
-def _save_model(model, directory, dataset, load_size):
+def _save_model(model, directory, dataset, load_size, out):
     """Save the fitted model with what ``xray-bench predict`` needs to
-    reproduce the run's input pipeline on raw files."""
+    reproduce the run's input pipeline on raw files (``out/models/<name>``:
+    no link on the way, every file listed in the manifest)."""
     import json
 
+    directory = Path(directory)
+    record_outputs(out, make_folders(directory.parent, out) + [directory])
     model.save(directory)
-    write_atomic(Path(directory) / "input.json", json.dumps({
+    write_output(out, directory.relative_to(out) / "input.json", json.dumps({
         "class_names": list(dataset.class_names), "task": dataset.task,
         "load_size": load_size}, indent=2))
+    record_outputs(out, [path for path in directory.iterdir() if not path.is_symlink()])

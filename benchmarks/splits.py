@@ -238,16 +238,26 @@ def _stratify_target(labels, task, n_splits):
     return labels[:, eligible[np.argmin(positives[eligible])]]
 
 
-def _check_class_counts(target, needed, what):
+def _check_class_counts(target, needed, what, class_names=None):
     if target is None:
         return
     values, counts = np.unique(target, return_counts=True)
     if counts.min() < needed:
         rare = values[counts < needed].tolist()
+        if class_names is not None and all(0 <= v < len(class_names) for v in rare):
+            rare = [f"{class_names[v]!r} ({v})" for v in rare]  # names, not indices
+        fix = ("Use fewer folds (--cv K; n_folds in Python), a hold-out split (--split "
+               "holdout; strategy='holdout'), or more images." if "fold" in what else
+               "Use more images of that class, or merge or drop the class.")
         raise ValueError(
             f"{what} needs at least {needed} images of every class; class(es) "
-            f"{rare} have only {counts.min()}. Use fewer folds (n_folds), "
-            "strategy='holdout', or more images.")
+            f"[{', '.join(map(str, rare))}] have only {counts.min()}. {fix}")
+
+
+def _class_names(dataset, task):
+    """Names of the classes the labels index (single-label tasks), if known."""
+    names = getattr(dataset, "class_names", None)
+    return None if task == "multilabel" or names is None else list(names)
 
 
 def _carve(candidates, fraction, target, groups, seed, what):
@@ -276,8 +286,9 @@ def _carve(candidates, fraction, target, groups, seed, what):
     if n_groups < n_splits:
         raise ValueError(
             f"cannot carve a group-aware {what} of {fraction:.3g}: it needs at "
-            f"least {n_splits} groups and the images come from {n_groups}. Use a "
-            "larger size or more groups.")
+            f"least {n_splits} groups and the images come from {n_groups}. Use images "
+            "from more groups (e.g. patients), or fewer folds (--cv K; n_folds in "
+            "Python); from Python a larger test_size/val_size also works.")
     if sub_target is None:
         splitter = GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
         sub_target = np.zeros(len(candidates))
@@ -303,7 +314,8 @@ def _official(dataset, labels, target, groups, val_size, seed):
         raise ValueError(
             f"strategy='official' needs an official split, but dataset "
             f"{getattr(dataset, 'name', '')!r} has none (dataset.split is None). "
-            "Use strategy='holdout' or strategy='cv'.")
+            "Use a hold-out split or cross-validation (--split holdout or --cv K; "
+            "strategy='holdout' or 'cv' in Python).")
     split = np.asarray(split).astype(str)
     if split.shape != (len(labels),):
         raise ValueError(f"dataset.split must have one entry per image "
@@ -321,8 +333,9 @@ def _official(dataset, labels, target, groups, val_size, seed):
     except LeakageError as error:
         raise LeakageError(
             f"the official split of dataset {getattr(dataset, 'name', '')!r} is "
-            f"refused: {error} Use strategy='holdout' or strategy='cv', which keep "
-            "each group on one side.") from None
+            f"refused: {error} Use a hold-out split or cross-validation (--split holdout "
+            "or --cv K; strategy='holdout' or 'cv' in Python), which keep each group on "
+            "one side.") from None
     if val.size == 0 and val_size > 0:
         share = val_size * len(labels) / train.size
         if share >= 1:
@@ -422,7 +435,8 @@ def make_splits(dataset, *, strategy="official", n_folds=5, val_size=0.15,
             raise ValueError(f"val_size + test_size must be < 1; got {val_size} + "
                              f"{test_size}.")
         target = _stratify_target(labels, task, 3 if val_size > 0 else 2)
-        _check_class_counts(target, 3 if val_size > 0 else 2, "a stratified holdout")
+        _check_class_counts(target, 3 if val_size > 0 else 2, "a stratified holdout",
+                            _class_names(dataset, task))
         everything = np.arange(n)
         rest, test = _carve(everything, test_size, target, groups, seed, "test set")
         train, val = _carve(rest, val_size / (1 - test_size), target, groups, seed,
@@ -434,7 +448,8 @@ def make_splits(dataset, *, strategy="official", n_folds=5, val_size=0.15,
                              f"fold (1 - 1/n_folds = {1 - 1 / n_folds:.3g}); got "
                              f"{val_size}.")
         target = _stratify_target(labels, task, n_folds)
-        _check_class_counts(target, n_folds, f"{n_folds}-fold cross-validation")
+        _check_class_counts(target, n_folds, f"{n_folds}-fold cross-validation",
+                            _class_names(dataset, task))
         if groups is not None and len(np.unique(groups)) < n_folds:
             raise ValueError(f"{n_folds}-fold cross-validation needs at least "
                              f"{n_folds} groups; got {len(np.unique(groups))}.")

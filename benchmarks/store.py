@@ -9,6 +9,7 @@ Layout::
     OUT/parts/<model>__fold<k>.csv          that part's per-image predictions
     OUT/parts/<model>__fold<k>.traceback.txt  why that part failed (failed parts only)
     OUT/models/<model>[-fold<k>]/           fitted models (with --save-models)
+    OUT/.xray-bench-manifest.json           every file and folder runs wrote here
 
 A part's JSON file is written last, atomically, and is the mark that the part
 is done: a run killed midway leaves no half-written part behind, and the next
@@ -18,18 +19,17 @@ failed ones.
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ResultStore", "RunConfigMismatch", "write_atomic", "json_default", "read_parts"]
+from benchmarks._csv_cells import frame_to_csv, unescape_frame
+from benchmarks._outdir import (RUN_OUTPUTS, claim_output_folder, delete_recorded,  # noqa: F401
+                                owning_folder, write_output)
+from xray_features._atomic import TEMPORARY_SUFFIX, make_folders, write_text_atomic
 
-#: What a run writes into its output directory; ``fresh`` removes only these.
-RUN_OUTPUTS = ("parts", "models", "plots", "results.csv", "results.json", "results.md",
-               "predictions.csv", "run.json", "splits.csv", "fingerprint.json",
-               "pairwise.csv", "report.html")
+__all__ = ["ResultStore", "RunConfigMismatch", "write_atomic", "read_json", "json_default",
+           "read_parts"]
 
 
 class RunConfigMismatch(ValueError):
@@ -57,7 +57,13 @@ def json_default(value):
 
 def write_atomic(path, text):
     """Write ``text`` to ``path`` so readers see the old file or the new one,
-    never a partial one (temporary file in the same folder, then rename).
+    never a partial one (temporary file in the same folder, then rename; a
+    link at ``path`` is replaced, never its target).
+
+    Inside a results folder (one holding a manifest, see
+    :mod:`benchmarks._outdir`) the file is written with
+    :func:`benchmarks._outdir.write_output`: no link among the folders on the
+    way, and listed in the manifest.
 
     Examples
     --------
@@ -66,17 +72,35 @@ def write_atomic(path, text):
     >>> write_atomic(path, "done"); path.read_text()
     'done'
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=".tmp")
+    root = owning_folder(path)
+    if root is None:
+        write_text_atomic(path, text)
+    else:
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str; got {type(text).__name__}")
+        write_output(root, Path(path).relative_to(root), text)
+
+
+def read_json(path, what="results file"):
+    """Read a JSON file the toolkit wrote; an unreadable one is a
+    ``ValueError`` naming the file and what to do.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "fingerprint.json"
+    >>> _ = path.write_text("{")
+    >>> read_json(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: cannot read '...fingerprint.json': not valid JSON ...
+    """
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"cannot read '{path}': not valid JSON ({error}); the {what} is "
+                         "damaged. Delete it (or start over with --fresh) and run again."
+                         ) from None
 
 
 def _as_json(value):
@@ -102,16 +126,16 @@ class ResultStore:
         written with another fingerprint is refused; model parameters are
         checked per part (:meth:`is_done`).
     fresh : bool, optional
-        Delete the earlier results of a run in ``directory`` (only the files
-        and folders a run writes, and only where ``fingerprint.json`` shows
-        that a run wrote them) and start over.
+        Delete the earlier results of a run in ``directory`` (only what its
+        manifest lists, see :mod:`benchmarks._outdir`) and start over.
 
     Raises
     ------
     RunConfigMismatch
         If ``directory`` holds results of another configuration.
     ValueError
-        If ``directory`` is a file.
+        If ``directory`` is a file, or a non-empty folder the toolkit did not
+        create (:class:`benchmarks._outdir.OutputFolderError`).
 
     Examples
     --------
@@ -123,21 +147,14 @@ class ResultStore:
 
     def __init__(self, directory, fingerprint, *, fresh=False):
         self.directory = Path(directory)
-        if self.directory.exists() and not self.directory.is_dir():
-            raise ValueError(f"out must be a directory; '{self.directory}' is a file. "
-                             "Choose another output directory.")
+        claim_output_folder(self.directory)  # refuses a folder the toolkit did not create
         self.fingerprint = _as_json(fingerprint)
         self.parts = self.directory / "parts"
         marker = self.directory / "fingerprint.json"
-        if fresh and marker.exists():
-            for name in RUN_OUTPUTS:
-                target = self.directory / name
-                if target.is_dir():
-                    shutil.rmtree(target)
-                else:
-                    target.unlink(missing_ok=True)
+        if fresh:
+            delete_recorded(self.directory)
         if marker.exists():
-            previous = json.loads(marker.read_text(encoding="utf-8"))
+            previous = read_json(marker, "run fingerprint")
             if previous != self.fingerprint:
                 changed = sorted(key for key in set(previous) | set(self.fingerprint)
                                  if previous.get(key) != self.fingerprint.get(key))
@@ -145,22 +162,21 @@ class ResultStore:
                     f"output directory '{self.directory}' holds results of a different "
                     f"configuration (differs in: {', '.join(changed)}). Choose another "
                     "output directory, or start over with --fresh (fresh=True).")
-        elif self.parts.exists() and any(self.parts.iterdir()):
-            raise RunConfigMismatch(
-                f"output directory '{self.directory}' holds results without a "
-                "fingerprint.json; refusing to mix them in. Choose another output "
-                "directory.")
-        self.parts.mkdir(parents=True, exist_ok=True)
+        make_folders(self.parts, self.directory)
         # A run killed while writing leaves its temporary file behind.
-        for leftover in self.parts.glob(".*.tmp"):
+        for leftover in self.parts.glob(f".*{TEMPORARY_SUFFIX}"):
             leftover.unlink(missing_ok=True)
-        write_atomic(marker, json.dumps(self.fingerprint, indent=2, sort_keys=True))
+        self._write("fingerprint.json", json.dumps(self.fingerprint, indent=2,
+                                                   sort_keys=True))
+
+    def _write(self, relative, data):
+        return write_output(self.directory, relative, data)
 
     def _record(self, model, fold):
         path = self.parts / f"{_part_stem(model, fold)}.json"
         if not path.exists():
             return None
-        return json.loads(path.read_text(encoding="utf-8"))
+        return read_json(path, "record of a finished part")
 
     def is_done(self, model, fold, params=None):
         """Whether the part (model, fold) finished without error (a part
@@ -204,17 +220,16 @@ class ResultStore:
         stem = _part_stem(model, fold)
         csv, trace = self.parts / f"{stem}.csv", self.parts / f"{stem}.traceback.txt"
         if predictions is not None:
-            write_atomic(csv, predictions.to_csv(index=False))
+            self._write(f"parts/{stem}.csv", frame_to_csv(predictions))
         else:
             csv.unlink(missing_ok=True)
         if traceback:
-            write_atomic(trace, traceback)
+            self._write(f"parts/{stem}.traceback.txt", traceback)
         else:
             trace.unlink(missing_ok=True)
         record = {"model": model, "fold": fold, "params": _as_json(params or {}),
                   "row": row, "history": history}
-        write_atomic(self.parts / f"{stem}.json",
-                     json.dumps(record, default=json_default, indent=1))
+        self._write(f"parts/{stem}.json", json.dumps(record, default=json_default, indent=1))
 
     def load_parts(self):
         """Return the saved records (dicts) and the concatenated predictions."""
@@ -243,10 +258,10 @@ def read_parts(parts):
 
     records, frames = [], []
     for path in sorted(Path(parts).glob("*.json")):
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record = read_json(path, "record of a finished part")
         records.append(record)
         csv = path.with_suffix(".csv")
         if csv.exists() and not record["row"].get("error"):
-            frames.append(pd.read_csv(csv, dtype={"id": str}))
+            frames.append(unescape_frame(pd.read_csv(csv, dtype={"id": str})))
     predictions = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return records, predictions

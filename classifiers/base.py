@@ -27,10 +27,14 @@ Helpers for ``fit``: :meth:`ImageClassifierMixin._validate_images`,
 import json
 import os
 import platform
+import shutil
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+
+from xray_features._atomic import write_text_atomic
 
 __all__ = ["ImageClassifierMixin", "infer_task", "check_image_size"]
 
@@ -134,6 +138,9 @@ class ImageClassifierMixin:
     """
 
     _native_libraries = ()
+    #: Scalar parameters and their rules, checked by scikit-learn's
+    #: ``BaseEstimator._validate_params`` (one message format for all models).
+    _parameter_constraints = {}
 
     # ----------------------------------------------------------- inputs
     def _validate_images(self, images, *, name="images"):
@@ -313,7 +320,10 @@ class ImageClassifierMixin:
         ----------
         path : str or path-like
             A new or empty directory, or one holding an earlier saved model
-            (which is overwritten).
+            (whose files are replaced; other files there are kept). The
+            model is written into a hidden sibling folder first and moved in
+            with ``model.json`` last, so an interrupted save leaves the
+            earlier model or a folder that the next save repairs.
 
         Returns
         -------
@@ -323,7 +333,8 @@ class ImageClassifierMixin:
         Raises
         ------
         ValueError
-            If ``path`` is a file or a non-empty directory without a model.
+            If ``path`` is a file, a link, or a non-empty directory without a
+            model.
         TypeError
             If a parameter cannot be stored as JSON.
         """
@@ -333,32 +344,42 @@ class ImageClassifierMixin:
 
         check_is_fitted(self)
         directory = Path(path)
+        if directory.is_symlink():
+            raise ValueError(f"path '{path}' is a symbolic link; save() writes into a real "
+                             "directory only")
         if directory.exists() and not directory.is_dir():
             raise ValueError(f"path '{path}' is a file; save() needs a directory path")
-        if (directory.is_dir() and any(directory.iterdir())
-                and not (directory / p.SIDECAR_NAME).exists()):
+        if directory.is_dir() and not p.holds_saved_model(directory):
             raise ValueError(f"directory '{path}' is not empty and holds no saved model; "
                              "choose a new or empty directory")
         params = {k: p.encode_value(v, name=k) for k, v in self.get_params(deep=False).items()}
-        directory.mkdir(parents=True, exist_ok=True)
-        native = self._save_native(directory)
-        sidecar = {
-            "format": p.FORMAT_NAME,
-            "format_version": p.FORMAT_VERSION,
-            "estimator": p.class_path(type(self)),
-            "params": params,
-            "classes": p.encode_classes(self.classes_),
-            "task": self.task_,
-            "preprocessing": {k: p.encode_value(v, name=k)
-                              for k, v in self._preprocessing_info().items()},
-            "native": native,
-            "versions": {"python": platform.python_version(),
-                         **p.library_versions(self._native_libraries)},
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
-        tmp = directory / (p.SIDECAR_NAME + ".tmp")
-        tmp.write_text(json.dumps(sidecar, indent=2), encoding="utf-8")
-        os.replace(tmp, directory / p.SIDECAR_NAME)  # sidecar last: its presence means complete
+        preprocessing = {k: p.encode_value(v, name=k)
+                         for k, v in self._preprocessing_info().items()}
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        # Everything is written into a hidden sibling folder first, so a kill
+        # midway leaves the earlier model (or nothing) in `directory`.
+        staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.",
+                                        suffix=".saving"))
+        try:
+            native = self._save_native(staging)
+            sidecar = {
+                "format": p.FORMAT_NAME,
+                "format_version": p.FORMAT_VERSION,
+                "estimator": p.class_path(type(self)),
+                "params": params,
+                "classes": p.encode_classes(self.classes_),
+                "task": self.task_,
+                "preprocessing": preprocessing,
+                "native": native,
+                "versions": {"python": platform.python_version(),
+                             **p.library_versions(self._native_libraries)},
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            }
+            write_text_atomic(staging / p.SIDECAR_NAME, json.dumps(sidecar, indent=2))
+            _move_into(staging, directory, last=p.SIDECAR_NAME)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging)
         return directory
 
     def _save_native(self, directory):
@@ -366,6 +387,22 @@ class ImageClassifierMixin:
 
     def _load_native(self, directory, sidecar):
         raise NotImplementedError(f"{type(self).__name__} does not implement _load_native")
+
+
+def _move_into(staging, directory, *, last):
+    """Move the files of ``staging`` into ``directory``: one rename when
+    ``directory`` is new or empty, else file by file with ``last`` (the
+    sidecar) removed first and moved last, so the folder never pairs a new
+    native file with an old sidecar."""
+    if not directory.exists() or not any(directory.iterdir()):
+        os.replace(staging, directory)  # rename(2) replaces an empty directory
+        return
+    (directory / last).unlink(missing_ok=True)
+    for item in sorted(staging.iterdir(), key=lambda item: item.name == last):
+        target = directory / item.name
+        if item.is_dir() and target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        os.replace(item, target)
 
 
 def _check_pixels(images, name):

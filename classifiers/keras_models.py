@@ -14,10 +14,13 @@ predict and save logic shared with
 
 import numbers
 import tempfile
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils._param_validation import (Interval, Options, StrOptions,
+                                             validate_parameter_constraints)
 
 from classifiers.base import ImageClassifierMixin, check_image_size
 
@@ -37,32 +40,24 @@ _ARCHITECTURES = {
 }
 
 
-def _check_int(value, name, *, minimum, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
-            or value < minimum:
-        extra = " or None" if allow_none else ""
-        raise ValueError(f"{name} must be an integer >= {minimum}{extra}; got "
-                         f"{value!r}.")
-    return int(value)
+def _check_int(value, name, *, minimum, allow_none=False, caller="this model"):
+    """Check an integer argument of a function (not an estimator parameter)
+    with the same rule and message as ``_parameter_constraints``; return it."""
+    constraints = [Interval(Integral, minimum, None, closed="left")]
+    validate_parameter_constraints({name: constraints + [None] * allow_none},
+                                   {name: value}, caller_name=caller)
+    return None if value is None else int(value)
 
 
-def _check_number(value, name, *, low, high=None, low_open=True,
-                  allow_none=False):
-    if value is None and allow_none:
-        return None
-    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool)
-          and np.isfinite(value)
-          and (value > low if low_open else value >= low)
-          and (high is None or value < high))
-    if not ok:
-        bracket = "(" if low_open else "["
-        upper = f"{high})" if high is not None else "inf)"
-        extra = " or None" if allow_none else ""
-        raise ValueError(f"{name} must be a number in {bracket}{low}, {upper}"
-                         f"{extra}; got {value!r}.")
-    return float(value)
+def _check_number(value, name, *, low, high=None, low_open=True, allow_none=False,
+                  caller="this model"):
+    """Check a real argument of a function in [low, high) or (low, high)
+    with the same rule and message as ``_parameter_constraints``; return it."""
+    closed = "neither" if low_open else "left"
+    constraints = [Interval(Real, low, high, closed=closed)]
+    validate_parameter_constraints({name: constraints + [None] * allow_none},
+                                   {name: value}, caller_name=caller)
+    return None if value is None else float(value)
 
 
 class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,
@@ -78,6 +73,20 @@ class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,
 
     _native_libraries = ("keras",)
     _input_scale = 1.0
+    #: Scalar training options, checked by scikit-learn's parameter
+    #: validation; subclasses add their own (``image_size``, ``filters``,
+    #: ``augment`` and ``weights`` have their own checks).
+    _parameter_constraints = {
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping_patience": [Interval(Integral, 0, None, closed="left"), None],
+        "reduce_lr_patience": [Interval(Integral, 0, None, closed="left"), None],
+        "target_val_loss": [Interval(Real, 0, None, closed="neither"), None],
+        "validation_split": [Interval(Real, 0, 1, closed="left")],
+        "verbose": [Options(Integral, {0, 1, 2})],
+        "mixed_precision": ["boolean"],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+        "random_state": [Interval(Integral, 0, None, closed="left"), None],
+    }
 
     # ------------------------------------------------------------- fit
     def fit(self, images, y, *, validation_data=None):
@@ -100,8 +109,7 @@ class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,
         """
         from classifiers import training
 
-        self._check_common_params()
-        self._check_model_params()
+        self._validate_params()
         x = self._model_input(images)
         y_encoded = self._encode_targets(y, n_samples=len(x))
         seed = training.new_seed(self.random_state)
@@ -178,26 +186,15 @@ class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,
             return np.eye(len(self.classes_), dtype=np.float32)[y_encoded]
         return y_encoded.astype(np.float32)
 
-    def _check_common_params(self):
-        _check_int(self.batch_size, "batch_size", minimum=1)
-        _check_int(self.early_stopping_patience, "early_stopping_patience",
-                   minimum=0, allow_none=True)
-        _check_int(self.reduce_lr_patience, "reduce_lr_patience", minimum=0,
-                   allow_none=True)
-        _check_number(self.target_val_loss, "target_val_loss", low=0,
-                      allow_none=True)
-        _check_number(self.validation_split, "validation_split", low=0,
-                      high=1, low_open=False)
-        if self.verbose not in (0, 1, 2) or isinstance(self.verbose, bool):
-            raise ValueError(f"verbose must be 0 (silent), 1 (progress bar) or "
-                             f"2 (one line per epoch); got {self.verbose!r}.")
-        if not isinstance(self.mixed_precision, (bool, np.bool_)):
-            raise TypeError(f"mixed_precision must be True or False; got "
-                            f"{self.mixed_precision!r}.")
-        if self.random_state is not None:
-            _check_int(self.random_state, "random_state", minimum=0)
+    def _validate_params(self):
+        """Check every parameter (called by ``fit``, and by ``xray-bench run``
+        before any work): the scalars of ``_parameter_constraints``, then
+        the structured ones."""
         from classifiers.training import resolve_augmentation
+
+        super()._validate_params()
         resolve_augmentation(self.augment)
+        self._check_model_params()
 
     # ------------------------------------------------------ predicting
     def predict_proba(self, images):
@@ -240,9 +237,10 @@ class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,
                 "history": self.history_}
 
     def _load_native(self, directory, sidecar):
+        from classifiers.persistence import native_file
+
         native = sidecar.get("native") or {}
-        self.model_ = _load_keras_file(Path(directory) / native.get(
-            "file", _NATIVE_FILE))
+        self.model_ = _load_keras_file(native_file(directory, native, _NATIVE_FILE))
         self.history_ = {k: [float(v) for v in values] for k, values in
                          dict(native.get("history") or {}).items()}
         self.n_epochs_ = len(self.history_.get("loss", ()))
@@ -366,6 +364,15 @@ class CNNClassifier(KerasImageClassifier):
     (8, 2)
     """
 
+    _parameter_constraints = {
+        **KerasImageClassifier._parameter_constraints,
+        "architecture": [StrOptions(set(_ARCHITECTURES))],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "dense_units": [Interval(Integral, 1, None, closed="left"), None],
+        "dropout": [Interval(Real, 0, 1, closed="left"), None],
+        "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
+    }
+
     def __init__(self, architecture="small", *, image_size=64, filters=None,
                  dense_units=None, dropout=None, learning_rate=None,
                  epochs=30, batch_size=32, augment=True, class_weight=None,
@@ -402,21 +409,12 @@ class CNNClassifier(KerasImageClassifier):
         return check_image_size(self.image_size)
 
     def _check_model_params(self):
-        if self.architecture not in _ARCHITECTURES:
-            raise ValueError(f"architecture must be one of "
-                             f"{sorted(_ARCHITECTURES)}; got "
-                             f"{self.architecture!r}.")
-        _check_int(self.epochs, "epochs", minimum=1)
         filters = self._setting("filters")
         if (not isinstance(filters, (tuple, list)) or not filters
                 or any(isinstance(f, bool) or not isinstance(f, numbers.Integral)
                        or f < 1 for f in filters)):
             raise ValueError(f"filters must be a non-empty tuple of positive "
                              f"ints, e.g. (16, 32); got {filters!r}.")
-        _check_int(self._setting("dense_units"), "dense_units", minimum=1)
-        _check_number(self._setting("dropout"), "dropout", low=0, high=1,
-                      low_open=False)
-        _check_number(self._learning_rate(), "learning_rate", low=0)
         side = min(self._resolved_image_size())
         if side < 2 ** len(filters):
             raise ValueError(

@@ -51,6 +51,56 @@ NESTED_ESTIMATOR_PACKAGES = ("xray_features",)
 
 _TASKS = ("binary", "multiclass", "multilabel")
 
+#: Files that only ``save()`` (and ``xray-bench run --save-models``) write in a
+#: model folder; a folder holding nothing else is a half-written model of ours.
+OWN_FILE_NAMES = ("model.ubj", "model.keras", "input.json", SIDECAR_NAME,
+                  SIDECAR_NAME + ".tmp")
+
+
+def holds_saved_model(directory):
+    """Whether ``save()`` may write into the existing folder ``directory``:
+    it is empty, holds a ``model.json``, or holds only files a save writes
+    (a save interrupted by an earlier version).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> holds_saved_model(tempfile.mkdtemp())
+    True
+    """
+    directory = Path(directory)
+    names = [entry.name for entry in directory.iterdir()]
+    return SIDECAR_NAME in names or set(names) <= set(OWN_FILE_NAMES)
+
+
+def native_file(directory, native, default):
+    """The native model file named in a sidecar, refusing anything but a
+    plain file name inside ``directory`` (no folders, no hidden files, no
+    links).
+
+    Raises
+    ------
+    ModelLoadError
+        If the name is not a plain file name or the file is a link.
+
+    Examples
+    --------
+    >>> native_file("m", {"file": "../../etc/x.keras"}, "model.keras")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    classifiers.persistence.ModelLoadError: ... '../../etc/x.keras' is not a plain name ...
+    """
+    name = (native or {}).get("file", default)
+    if (not isinstance(name, str) or not name or "/" in name or "\\" in name
+            or name.startswith(".") or name != Path(name).name):
+        raise ModelLoadError(directory, f"native file name {name!r} is not a plain name "
+                                        "inside the model folder")
+    path = Path(directory) / name
+    if path.is_symlink():
+        raise ModelLoadError(directory, f"native file {name!r} is a symbolic link; a saved "
+                                        "model holds its own files")
+    return path
+
 
 class ModelLoadError(ValueError):
     """A saved model cannot be loaded; the message names the path and reason.

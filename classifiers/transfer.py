@@ -17,12 +17,14 @@ the same raw input as the estimator.
 import os
 import warnings
 from dataclasses import dataclass
+from numbers import Integral, Real
 from pathlib import Path
 from types import MappingProxyType
 
+from sklearn.utils._param_validation import Interval, StrOptions
+
 from classifiers.base import check_image_size
-from classifiers.keras_models import KerasImageClassifier, _check_int, \
-    _check_number
+from classifiers.keras_models import KerasImageClassifier
 
 __all__ = ["BACKBONES", "TransferClassifier"]
 
@@ -114,6 +116,17 @@ mixed_precision, random_state
     """
 
     _input_scale = 255.0
+    _parameter_constraints = {
+        **KerasImageClassifier._parameter_constraints,
+        "backbone": [StrOptions(set(BACKBONES))],
+        "head_units": [Interval(Integral, 1, None, closed="left"), None],
+        "head_dropout": [Interval(Real, 0, 1, closed="left")],
+        "epochs_frozen": [Interval(Integral, 1, None, closed="left")],
+        "epochs_finetune": [Interval(Integral, 0, None, closed="left")],
+        "fine_tune_layers": [Interval(Integral, 0, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "finetune_learning_rate": [Interval(Real, 0, None, closed="neither")],
+    }
 
     def __init__(self, backbone="mobilenetv2", *, weights="imagenet",
                  image_size=None, head_units=128, head_dropout=0.3,
@@ -188,15 +201,6 @@ mixed_precision, random_state
     def _check_model_params(self):
         self._resolved_image_size()
         self._weights_argument()
-        _check_int(self.head_units, "head_units", minimum=1, allow_none=True)
-        _check_number(self.head_dropout, "head_dropout", low=0, high=1,
-                      low_open=False)
-        _check_int(self.epochs_frozen, "epochs_frozen", minimum=1)
-        _check_int(self.epochs_finetune, "epochs_finetune", minimum=0)
-        _check_int(self.fine_tune_layers, "fine_tune_layers", minimum=0)
-        _check_number(self.learning_rate, "learning_rate", low=0)
-        _check_number(self.finetune_learning_rate, "finetune_learning_rate",
-                      low=0)
 
     # ---------------------------------------------------------- model
     def _make_backbone(self, input_shape):

@@ -7,10 +7,13 @@ classified by :class:`xgboost.XGBClassifier`.
 """
 
 import numbers
+import os
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from classifiers.base import ImageClassifierMixin, check_image_size
 
@@ -100,6 +103,24 @@ min_child_weight, reg_lambda, tree_method
     """
 
     _native_libraries = ("xgboost",)
+    #: Scalar parameters, checked by scikit-learn's parameter validation
+    #: (``features`` and ``image_size`` have their own checks).
+    _parameter_constraints = {
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "max_depth": [Interval(Integral, 0, None, closed="left")],
+        "subsample": [Interval(Real, 0, 1, closed="right")],
+        "colsample_bytree": [Interval(Real, 0, 1, closed="right")],
+        "min_child_weight": [Interval(Real, 0, None, closed="left")],
+        "reg_lambda": [Interval(Real, 0, None, closed="left")],
+        "early_stopping_rounds": [Interval(Integral, 1, None, closed="left"), None],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+        "tree_method": [StrOptions({"hist", "approx", "exact", "auto"})],
+        "n_jobs": [Integral, None],
+        "feature_n_jobs": [Integral],
+        "cache_dir": [str, os.PathLike, None],
+        "random_state": ["random_state"],
+    }
 
     def __init__(self, features="hog", *, image_size=128, n_estimators=300,
                  learning_rate=0.1, max_depth=4, subsample=0.8, colsample_bytree=0.8,
@@ -195,6 +216,9 @@ min_child_weight, reg_lambda, tree_method
 
     # ------------------------------------------------------------ helpers
     def _validate_params(self):
+        """Check every parameter (called by ``fit``, and by ``xray-bench run``
+        before any work)."""
+        super()._validate_params()  # the scalars of _parameter_constraints
         features = self.features
         if isinstance(features, str):
             if features not in FEATURE_PRESETS:
@@ -204,20 +228,6 @@ min_child_weight, reg_lambda, tree_method
             raise TypeError("features must be a preset name or a transformer with transform "
                             f"and get_feature_names_out; got {type(features).__name__}")
         check_image_size(self.image_size)
-        _check_number("n_estimators", self.n_estimators, integer=True, low=1)
-        _check_number("learning_rate", self.learning_rate, low=0, low_open=True)
-        _check_number("max_depth", self.max_depth, integer=True, low=0)
-        _check_number("subsample", self.subsample, low=0, low_open=True, high=1)
-        _check_number("colsample_bytree", self.colsample_bytree, low=0, low_open=True, high=1)
-        _check_number("min_child_weight", self.min_child_weight, low=0)
-        _check_number("reg_lambda", self.reg_lambda, low=0)
-        if self.early_stopping_rounds is not None:
-            _check_number("early_stopping_rounds", self.early_stopping_rounds, integer=True,
-                          low=1)
-        _check_number("feature_n_jobs", self.feature_n_jobs, integer=True)
-        if self.tree_method not in ("hist", "approx", "exact", "auto"):
-            raise ValueError("tree_method must be 'hist', 'approx', 'exact' or 'auto'; got "
-                             f"{self.tree_method!r}")
 
     def _make_extractor(self):
         if not isinstance(self.features, str):
@@ -281,14 +291,11 @@ min_child_weight, reg_lambda, tree_method
     def _load_native(self, directory, sidecar):
         import xgboost
 
-        from classifiers.persistence import ModelLoadError
+        from classifiers.persistence import ModelLoadError, native_file
 
         native = sidecar.get("native") or {}
-        name = native.get("file", _NATIVE_FILE)
-        if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith("."):
-            raise ModelLoadError(directory, f"native file name {name!r} is not a plain name")
         self.model_ = xgboost.XGBClassifier()
-        self.model_.load_model(directory / name)
+        self.model_.load_model(native_file(directory, native, _NATIVE_FILE))
         self.extractor_ = self._make_extractor()
         names = [str(n) for n in self.extractor_.get_feature_names_out()]
         if names != list(native.get("feature_names", names)):
@@ -307,14 +314,3 @@ def _unpack_validation(validation_data):
         raise ValueError("validation_data must be a pair (images_val, y_val); got "
                          f"{type(validation_data).__name__}") from None
     return images_val, y_val
-
-
-def _check_number(name, value, *, integer=False, low=None, low_open=False, high=None):
-    kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise TypeError(f"{name} must be {'an int' if integer else 'a number'}; got "
-                        f"{value!r}")
-    if low is not None and (value < low or (low_open and value == low)):
-        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}; got {value!r}")
-    if high is not None and value > high:
-        raise ValueError(f"{name} must be <= {high}; got {value!r}")

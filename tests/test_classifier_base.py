@@ -211,3 +211,37 @@ def test_save_refuses_unfitted_models_and_foreign_paths(tmp_path):
     model.class_weight = np.random.RandomState(0)
     with pytest.raises(TypeError, match="class_weight.*RandomState"):
         model.save(tmp_path / "m")
+
+
+def test_save_killed_midway_leaves_no_half_written_model(tmp_path, monkeypatch):
+    import classifiers.base as base
+
+    model = PriorClassifier().fit(IMAGES, [0, 1] * 3)
+
+    def killed(path, text):  # the sidecar is written last: a kill just before it
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(base, "write_text_atomic", killed)
+    with pytest.raises(KeyboardInterrupt):
+        model.save(tmp_path / "prior")
+    assert list(tmp_path.iterdir()) == []  # neither the model folder nor a staging one
+    monkeypatch.undo()
+    directory = model.save(tmp_path / "prior")
+    assert sorted(p.name for p in directory.iterdir()) == ["model.json", "prior.json"]
+
+
+def test_save_repairs_a_half_written_model_and_keeps_other_files(tmp_path):
+    model = PriorClassifier().fit(IMAGES, [0, 1] * 3)
+    half = tmp_path / "xgb"
+    half.mkdir()
+    (half / "model.ubj").write_bytes(b"native file without its model.json")
+    model.save(half)  # an earlier version killed between the two files
+    assert (half / "model.json").is_file()
+    (half / "notes.txt").write_text("mine")
+    model.save(half)  # overwriting a saved model keeps files that are not the model's
+    assert (half / "notes.txt").read_text() == "mine"
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(ValueError, match="is a symbolic link"):
+        model.save(tmp_path / "link")
+    assert list((tmp_path / "elsewhere").iterdir()) == []

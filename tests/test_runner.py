@@ -66,9 +66,18 @@ def test_every_model_gets_the_same_splits_and_timings(tmp_path):
     assert ids[0] == ids[1]
 
 
-def test_failing_model_records_its_error_and_is_retried(tmp_path):
-    broken = {**FAST, "hog-xgb": {"max_depth": -5}}
-    results = _run(tmp_path, models=("hog-xgb", "edge-xgb"), model_params=broken)
+def test_failing_model_records_its_error_and_is_retried(tmp_path, monkeypatch):
+    from classifiers.xgb import FeatureXGBClassifier
+
+    real_fit = FeatureXGBClassifier.fit
+
+    def failing_hog_fit(self, *args, **kwargs):
+        if self.features == "hog":
+            raise ValueError("max_depth broke the booster")
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(FeatureXGBClassifier, "fit", failing_hog_fit)
+    results = _run(tmp_path, models=("hog-xgb", "edge-xgb"), model_params=FAST)
     failed, finished = results.iloc[0], results.iloc[1]
     assert failed["model"] == "hog-xgb" and "max_depth" in failed["error"]
     assert np.isnan(failed["f1"])
@@ -79,8 +88,9 @@ def test_failing_model_records_its_error_and_is_retried(tmp_path):
     done_part = tmp_path / "parts" / "edge-xgb__fold0.json"
     stamp = done_part.stat().st_mtime_ns
 
-    # The next run retries the failed part (here with working parameters)
-    # and skips the finished one.
+    # The next run retries the failed part (now working) and skips the
+    # finished one.
+    monkeypatch.setattr(FeatureXGBClassifier, "fit", real_fit)
     results = _run(tmp_path, models=("hog-xgb", "edge-xgb"), model_params=FAST)
     assert results["error"].tolist() == ["", ""]
     assert done_part.stat().st_mtime_ns == stamp
@@ -149,6 +159,25 @@ def test_unknown_parameter_is_refused_before_any_work(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("params, message", [
+    ({"max_depth": "abc"}, r"'max_depth' .* must be an int .* Got 'abc'"),
+    ({"n_estimators": -1}, r"'n_estimators' .* range \[1, inf\)\. Got -1"),
+    ({"learning_rate": float("nan")}, r"'learning_rate' .* Got nan"),
+])
+def test_invalid_parameter_values_are_refused_before_loading_data(tmp_path, monkeypatch,
+                                                                  params, message):
+    def no_loading(config):
+        raise AssertionError("the data was loaded before the parameters were checked")
+
+    monkeypatch.setattr(runner, "_load_dataset", no_loading)
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match=r"model 'edge-xgb' \(--set edge-xgb.PARAM=VALUE"):
+        _run(out, model_params={"edge-xgb": params})
+    with pytest.raises(ValueError, match=message):
+        _run(out, model_params={"edge-xgb": params})
+    assert not out.exists()
+
+
 def test_unknown_model_lists_the_available_ones(tmp_path):
     with pytest.raises(ValueError, match="unknown model.*hog-xbg.*available: edge-xgb"):
         _run(tmp_path, models=("hog-xbg",))
@@ -162,6 +191,8 @@ def test_unknown_model_lists_the_available_ones(tmp_path):
     ("n_bootstrap", 0, "n_bootstrap must be"),
     ("threshold_method", "f1", "threshold_method must be one of"),
     ("model_params", {"cnn": 30}, "model_params must map model names to dicts"),
+    ("fresh", "no", "fresh must be True or False; got 'no'"),
+    ("quiet", "yes", "quiet must be True or False"),
 ])
 def test_invalid_settings_are_named(field, value, message):
     with pytest.raises(ValueError, match=message):

@@ -193,3 +193,12 @@ def test_find_duplicate_images_compares_shape_as_well_as_bytes():
     flat = np.arange(16, dtype=np.uint8)
     images = [flat.reshape(4, 4), flat.reshape(2, 8), flat.reshape(4, 4).copy()]
     assert find_duplicate_images(images, [0], [1, 2]) == [(0, 2)]
+
+
+def test_too_few_images_names_the_class_and_the_command_line_fix():
+    data = make_dataset(np.array([0] * 20 + [1] * 3))
+    data.class_names = ("intact", "fracture")
+    with pytest.raises(ValueError, match=r"class\(es\) \['fracture' \(1\)\] have only 3\. "
+                                         r"Use fewer folds \(--cv K; n_folds in Python\), "
+                                         r"a hold-out split \(--split holdout"):
+        make_splits(data, strategy="cv", n_folds=5)

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from benchmarks._outdir import write_output
 from benchmarks.store import ResultStore, RunConfigMismatch, json_default, write_atomic
 
 ROW = {"model": "edge-xgb", "fold": 0, "f1": 0.5, "error": ""}
@@ -100,19 +101,20 @@ def test_other_configuration_is_refused_naming_what_differs(tmp_path):
 def test_fresh_deletes_earlier_results_only(tmp_path):
     store = ResultStore(tmp_path, {"seed": 0})
     store.save_part("edge-xgb", 0, ROW, _predictions())
-    (tmp_path / "models" / "edge-xgb").mkdir(parents=True)
-    write_atomic(tmp_path / "results.csv", "model\n")
-    write_atomic(tmp_path / "notes.txt", "mine")
+    write_output(tmp_path, "models/edge-xgb/model.json", "{}")
+    write_output(tmp_path, "results.csv", "model\n")
+    (tmp_path / "notes.txt").write_text("mine")  # the user's, not a run's
     store = ResultStore(tmp_path, {"seed": 1}, fresh=True)
     assert not store.is_done("edge-xgb", 0)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["fingerprint.json", "notes.txt",
-                                                          "parts"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".xray-bench-manifest.json", "fingerprint.json", "notes.txt", "parts"]
 
 
 def test_fresh_never_deletes_a_folder_that_no_run_wrote(tmp_path):
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "weights.bin").write_bytes(b"x")
-    ResultStore(tmp_path, {"seed": 0}, fresh=True)
+    with pytest.raises(ValueError, match="not empty and was not created by xray-bench"):
+        ResultStore(tmp_path, {"seed": 0}, fresh=True)
     assert (tmp_path / "models" / "weights.bin").exists()
 
 

@@ -165,7 +165,7 @@ def test_backbone_preprocessing_matches_keras_preprocess_input(module, gray, exp
 
 
 @pytest.mark.parametrize("params, error, match", [
-    ({"backbone": "vgg16"}, ValueError, "backbone must be one of"),
+    ({"backbone": "vgg16"}, ValueError, "'backbone' .* must be a str among"),
     ({"backbone": "inceptionv3", "image_size": 64}, ValueError,
      "image_size must be >= 75 for backbone 'inceptionv3'"),
     ({"backbone": "xception", "image_size": 70}, ValueError, ">= 71"),

@@ -218,10 +218,12 @@ def test_feature_importances_are_mapped_to_names():
     ({"features": "sift"}, ValueError, "features must be one of"),
     ({"features": 3}, TypeError, "features must be a preset"),
     ({"image_size": 0}, ValueError, "image_size"),
-    ({"learning_rate": 0}, ValueError, "learning_rate must be > 0"),
-    ({"subsample": 1.5}, ValueError, "subsample must be <= 1"),
-    ({"n_estimators": 2.5}, TypeError, "n_estimators must be an int"),
-    ({"class_weight": "even"}, ValueError, "class_weight must be"),
+    ({"learning_rate": 0}, ValueError, r"'learning_rate' .* must be a float in the range \(0"),
+    ({"learning_rate": float("nan")}, ValueError, r"'learning_rate' .* Got nan"),
+    ({"subsample": 1.5}, ValueError, r"'subsample' .* in the range \(0.0, 1.0\]"),
+    ({"n_estimators": 2.5}, TypeError, "'n_estimators' .* must be an int"),
+    ({"max_depth": "abc"}, TypeError, "'max_depth' .* must be an int .* Got 'abc'"),
+    ({"class_weight": "even"}, ValueError, "'class_weight' .* must be"),
     ({"tree_method": "gpu"}, ValueError, "tree_method"),
 ])
 def test_invalid_parameters_are_reported_in_fit(params, error, match):

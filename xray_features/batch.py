@@ -24,7 +24,6 @@ import numbers
 import os
 import sys
 import time
-import uuid
 import warnings
 from dataclasses import dataclass, field
 from itertools import islice
@@ -32,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xray_features._atomic import write_bytes_atomic
 from xray_features._validation import check_image
 
 __all__ = ["extract_features", "ExtractionReport"]
@@ -135,17 +135,6 @@ def _extractor_key(extractor):
     return hashlib.sha256(text.encode()).hexdigest()[:24], record
 
 
-def _write_atomic(path, write):
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(temporary, "wb") as handle:
-            write(handle)
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-
-
 class _FeatureCache:
     """One float32 ``.npy`` file per image content, in two-letter sub-folders."""
 
@@ -184,9 +173,9 @@ class _FeatureCache:
         return vector
 
     def store(self, key, vector):
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(path, lambda handle: np.save(handle, vector, allow_pickle=False))
+        write_bytes_atomic(self._path(key),
+                           lambda handle: np.save(handle, vector, allow_pickle=False),
+                           root=self.directory)
 
 
 # ------------------------------------------------------------------ worker
@@ -315,7 +304,7 @@ def _open_cache(cache_dir, extractor, image_loader, n_features):
     directory.mkdir(parents=True, exist_ok=True)
     if not (directory / "extractor.json").exists():   # for people browsing the cache
         text = json.dumps(record, indent=1, sort_keys=True).encode()
-        _write_atomic(directory / "extractor.json", lambda handle: handle.write(text))
+        write_bytes_atomic(directory / "extractor.json", text, root=directory)
     # A custom loader is identified by its qualified name.
     loader_name = "default" if image_loader is None else ".".join(
         (getattr(image_loader, "__module__", None) or "",
