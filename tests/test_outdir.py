@@ -205,3 +205,15 @@ def test_write_atomic_inside_a_results_folder_is_listed_and_refuses_links(tmp_pa
         write_atomic(out / "plots" / "report.png", "x")
     write_atomic(tmp_path / "loose.txt", "not in a results folder")
     assert (tmp_path / "loose.txt").read_text() == "not in a results folder"
+
+
+def test_atomic_writes_get_the_mode_of_a_plain_open(tmp_path):
+    """Outputs are shared: an atomic write must not leave mkstemp's 0600."""
+    import os
+
+    from xray_features._atomic import write_text_atomic
+
+    plain, atomic = tmp_path / "plain.txt", tmp_path / "atomic.txt"
+    plain.write_text("x")
+    write_text_atomic(atomic, "x")
+    assert os.stat(atomic).st_mode & 0o777 == os.stat(plain).st_mode & 0o777

@@ -134,6 +134,8 @@ def write_bytes_atomic(path, data, *, root=None):
                                          suffix=TEMPORARY_SUFFIX)
     try:
         with os.fdopen(handle, "wb") as stream:
+            # mkstemp creates 0600; outputs get the mode a plain open() would.
+            os.fchmod(stream.fileno(), 0o666 & ~_umask())
             if callable(data):
                 data(stream)
             else:
@@ -144,6 +146,19 @@ def write_bytes_atomic(path, data, *, root=None):
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _umask():
+    """The process umask, read without changing it (``os.umask`` can only be
+    read by setting it, which would race with other threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
 
 
 def write_text_atomic(path, text, *, root=None, encoding="utf-8"):
