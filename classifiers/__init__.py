@@ -13,13 +13,15 @@ import lazy_loader as _lazy
 __getattr__, __dir__, __all__ = _lazy.attach(
     __name__,
     submodules=["base", "xgb", "keras_models", "transfer", "training",
-                "persistence", "registry"],
+                "persistence", "registry", "ood", "explain"],
     submod_attrs={
         "base": ["ImageClassifierMixin", "infer_task"],
         "xgb": ["FeatureXGBClassifier"],
         "keras_models": ["CNNClassifier"],
         "transfer": ["TransferClassifier", "BACKBONES"],
         "persistence": ["load_model", "ModelLoadError"],
+        "ood": ["OODGuard", "OODResult"],
+        "explain": ["explain", "ExplanationResult"],
         "registry": ["get_model", "available_models", "model_defaults", "describe_models"],
     },
 )
