@@ -356,7 +356,9 @@ class OODGuard:
         if self.polarity_ is not None:
             logit = float(np.dot(self._standard(vector), self.polarity_["coef"])
                           + self.polarity_["intercept"])
-            if logit > 0:
+            # Named "inverted" only when the negative looks like a training image
+            # (a scanned page is not an inverted film, just unlike the films).
+            if logit > 0 and (score <= 1.0 or self.score([_inverted(image)])[0] <= 1.0):
                 probability = 1.0 / (1.0 + math.exp(-min(logit, 50.0)))
                 return OODResult(score, True, f"inverted polarity (bright and dark swapped "
                                  f"against the training images; p = {probability:.2f})",
