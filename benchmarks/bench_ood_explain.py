@@ -125,7 +125,7 @@ def _ood_row(name, results, id_scores):
 
 
 def measure_pointing(models=("edge-xgb", "all-xgb", "cnn-small", "cnn"), *, n_train=400,
-                     n_test=200, size=128, tolerance=5, seed=0, cnn_epochs=25):
+                     n_test=200, size=128, tolerance=5, seed=0, cnn_epochs=40):
     """Pointing-game hit rate per model on fracture phantoms with known masks."""
     from scipy.ndimage import distance_transform_edt
 
@@ -150,7 +150,8 @@ def measure_pointing(models=("edge-xgb", "all-xgb", "cnn-small", "cnn"), *, n_tr
         if name.endswith("xgb"):
             params.update(image_size=size, n_estimators=200)
         else:
-            params.update(image_size=64, epochs=cnn_epochs, augment=False)
+            params.update(image_size=size, epochs=cnn_epochs, augment=False,
+                          early_stopping_patience=10)
         start = time.perf_counter()
         model = get_model(name, **params).fit(
             images[n_val:], labels[n_val:], validation_data=(images[:n_val], labels[:n_val]))
