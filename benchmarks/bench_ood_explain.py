@@ -130,7 +130,7 @@ def measure_pointing(models=("edge-xgb", "all-xgb", "cnn-small", "cnn"), *, n_tr
     from scipy.ndimage import distance_transform_edt
 
     from classifiers import get_model
-    from classifiers.explain import heatmap_peak
+    from classifiers.explanations import heatmap_peak
     from xray_features.synthetic import make_long_bone, make_phantom_dataset, phantom_seed
 
     images, labels, _ = make_phantom_dataset("fracture", n_images=n_train, size=size,

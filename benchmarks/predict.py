@@ -83,7 +83,7 @@ class Predictor:
         ood : {"flag", "refuse", "off"}
             "refuse" leaves label and probabilities empty for flagged images.
         explain : bool
-            Also return one :class:`classifiers.explain.ExplanationResult`
+            Also return one :class:`classifiers.explanations.ExplanationResult`
             per image (None for refused images).
 
         Returns
@@ -231,7 +231,7 @@ def _write_overlays(folder, rows, images, explanations):
     """One ``<stem>.explain.png`` per explained image; names made unique."""
     import cv2
 
-    from classifiers.explain import overlay
+    from classifiers.explanations import overlay
 
     used = set()
     for row, image, result in zip(rows, images, explanations):

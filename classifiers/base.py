@@ -17,6 +17,12 @@ Optional: a class attribute ``_native_libraries`` (distribution names such as
 ``("xgboost",)`` or ``("keras", "tensorflow")``) recorded in the sidecar, and
 ``_preprocessing_info(self) -> dict`` (defaults to ``{"image_size": ...}``).
 
+At the end of ``fit`` a model calls
+:meth:`ImageClassifierMixin._fit_ood_guard` with its raw training images and
+``validation_data``, which records the out-of-distribution guard
+(``ood_guard_``, :mod:`classifiers.ood`); :meth:`~ImageClassifierMixin.ood_check`
+and :meth:`~ImageClassifierMixin.explain` work for every model.
+
 Helpers for ``fit``: :meth:`ImageClassifierMixin._validate_images`,
 :meth:`~ImageClassifierMixin._prepare_images`,
 :meth:`~ImageClassifierMixin._encode_targets` (sets ``classes_``/``task_``),
@@ -319,8 +325,8 @@ class ImageClassifierMixin:
         return guard.check(images, colours)
 
     def explain(self, images):
-        """Heatmaps per image and class; see :func:`classifiers.explain.explain`."""
-        from classifiers.explain import explain
+        """Heatmaps per image and class; see :func:`classifiers.explanations.explain`."""
+        from classifiers.explanations import explain
 
         return explain(self, images)
 

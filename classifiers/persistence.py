@@ -20,6 +20,12 @@ Hooks a model class implements (see :mod:`classifiers.base`):
     ``directory`` and set the remaining fitted attributes. ``sidecar`` is the
     whole decoded ``model.json`` dict (``sidecar["native"]`` is what
     ``_save_native`` returned).
+
+Beside the model the sidecar holds the SHA-256 of the native file
+(``"checksums"``; a changed or damaged file is refused) and the fitted
+out-of-distribution guard (``"ood_guard"``, plain numbers, see
+:mod:`classifiers.ood`). Models saved before these entries existed load as
+before, with ``ood_guard_ = None``.
 """
 
 import importlib
@@ -246,7 +252,8 @@ def load_model(path):
     ModelLoadError
         If the path is missing, ``model.json`` is absent, corrupted or of an
         unknown format version, names an estimator outside the whitelist
-        :data:`ESTIMATOR_CLASSES`, or the native model file cannot be read.
+        :data:`ESTIMATOR_CLASSES`, the native model file does not match its
+        recorded checksum or cannot be read, or the OOD guard entry is invalid.
 
     Warns
     -----

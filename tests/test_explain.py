@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks.bench_ood_explain import measure_pointing
 from classifiers import FeatureXGBClassifier
-from classifiers.explain import explain, heatmap_peak, overlay, unpad
+from classifiers.explanations import explain, heatmap_peak, overlay, unpad
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +41,10 @@ def test_heatmaps_are_at_the_input_size_and_undo_padding():
     model = FeatureXGBClassifier("hog", image_size=64, n_estimators=20).fit(images, y)
     wide = np.zeros((40, 100), np.uint8)
     wide[10:30, 70:90] = 230
-    result = explain(model, [images[1], wide])
+    import classifiers
+
+    assert classifiers.explain is explain                 # the function, not a module
+    result = classifiers.explain(model, [images[1], wide])
     assert result[0].heatmaps.shape == (2, 64, 64)
     assert result[1].heatmaps.shape == (2, 40, 100)
     assert np.allclose(result[0].heatmaps[0], -result[0].heatmaps[1])   # binary: sign flip
@@ -77,7 +80,7 @@ import numpy as np, sys
 sys.path.insert(0, {root!r})
 from tests.test_explain import squares
 from classifiers import CNNClassifier
-from classifiers.explain import heatmap_peak
+from classifiers.explanations import heatmap_peak
 import keras
 images, y, boxes = squares(64, 32)
 model = CNNClassifier(image_size=32, epochs=12, augment=False, validation_split=0,

@@ -18,6 +18,7 @@ PAGE = """<!doctype html>
  #status { margin: .6rem 0; color: #555; min-height: 1.2em; }
  #errors { color: #a00; white-space: pre-line; }
  table { border-collapse: collapse; width: 100%; margin-top: .6rem; }
+ .probabilities div { white-space: nowrap; }
  td, th { border-bottom: 1px solid #ddd; padding: .5rem; text-align: left; vertical-align: top; }
  img.film { width: 256px; height: auto; image-rendering: auto; background: #000; }
  .bar { background: #dde7f3; height: .9rem; display: inline-block; vertical-align: middle; }
@@ -84,7 +85,7 @@ function render() {
     tr.dataset.sha256 = r.sha256;
     const src = overlay && r.overlay ? r.overlay : r.preview;
     const probs = Object.entries(r.probabilities || {}).map(([k, p]) =>
-      `<div>${esc(k)}: <span class="bar" style="width:${Math.round(p * 120)}px"></span> ${(p * 100).toFixed(1)}%</div>`).join("");
+      `<div>${esc(k)}: <span class="bar" style="width:${Math.round(p * 70)}px"></span> ${(p * 100).toFixed(1)}%</div>`).join("");
     tr.innerHTML = `<td><img class="film" alt="${esc(r.name)}" src="${src}"><br><small>${esc(r.name)} (${r.width}x${r.height})</small></td>` +
       `<td class="label">${r.refused ? "-" : esc(r.label)}<br><small>${r.refused ? "" : (r.probability * 100).toFixed(1) + "%"}</small></td>` +
       `<td class="probabilities">${probs || "-"}</td><td class="ood">${oodCell(r)}</td>`;

@@ -114,7 +114,7 @@ class _Service:
         return decoded, errors
 
     def analyse(self, decoded, *, explain):
-        from classifiers.explain import overlay
+        from classifiers.explanations import overlay
 
         names, digests, images, colours = zip(*decoded)
         with self.lock:
