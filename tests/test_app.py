@@ -1,6 +1,5 @@
 """Tests of ``xray-bench serve``: the JSON API in-process and the page in a real browser."""
 
-import io
 import json
 import shutil
 import threading

@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks.bench_ood_explain import measure_pointing
 from classifiers import FeatureXGBClassifier
-from classifiers.explanations import explain, heatmap_peak, overlay, unpad
+from classifiers.explanations import explain, overlay, unpad
 
 ROOT = Path(__file__).resolve().parents[1]
 
