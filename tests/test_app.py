@@ -229,3 +229,17 @@ def test_page_in_a_real_browser(browser_page, live_server, film, tmp_path):
     page.click("#predict")
     page.wait_for_selector("tr.result")
     assert page.inner_text("#errors") == ""
+
+
+def test_dicom_and_tiff_uploads_give_the_png_answer(client, film, tmp_path):
+    from test_io import _write_dicom  # tests/ is on sys.path under pytest
+
+    dicom = _write_dicom(tmp_path / "film", film.astype(np.uint16), bits=8).read_bytes()
+    tiff = cv2.imencode(".tiff", film)[1].tobytes()
+    response = post(client, ("film.png", png(film)), ("film-dicom", dicom),
+                    ("film.tif", tiff))
+    results = response.json()["results"]
+    assert response.status_code == 200 and len(results) == 3
+    assert len({r["label"] for r in results}) == 1
+    probabilities = [r["probabilities"]["fracture"] for r in results]
+    assert np.allclose(probabilities, probabilities[0])
