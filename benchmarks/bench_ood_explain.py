@@ -125,22 +125,31 @@ def _ood_row(name, results, id_scores):
 
 
 def measure_pointing(models=("edge-xgb", "all-xgb", "cnn-small", "cnn"), *, n_train=400,
-                     n_test=200, size=128, tolerance=5, seed=0, cnn_epochs=40):
-    """Pointing-game hit rate per model on fracture phantoms with known masks."""
+                     n_test=200, size=128, tolerance=5, seed=0, cnn_epochs=40,
+                     task="fracture"):
+    """Pointing-game hit rate per model on phantoms with known lesion masks
+    (``task`` "fracture": long bones; "double-contour": joints)."""
     from scipy.ndimage import distance_transform_edt
 
     from classifiers import get_model
     from classifiers.explanations import heatmap_peak
-    from xray_features.synthetic import make_long_bone, make_phantom_dataset, phantom_seed
+    from xray_features.synthetic import make_joint, make_long_bone, make_phantom_dataset, \
+        phantom_seed
 
-    images, labels, _ = make_phantom_dataset("fracture", n_images=n_train, size=size,
+    if task not in ("fracture", "double-contour"):
+        raise ValueError(f"task must be 'fracture' or 'double-contour'; got {task!r}")
+    images, labels, _ = make_phantom_dataset(task, n_images=n_train, size=size,
                                              seed=seed, difficulty="easy")
     n_val = n_train // 5
     test_seed = seed + 1000
     test, masks, y_test = [], [], []
     for i in range(n_test):
         fractured = i % 2 == 1
-        image, mask = make_long_bone(size=size, fractured=fractured, difficulty="easy",
+        if task == "fracture":
+            image, mask = make_long_bone(size=size, fractured=fractured, difficulty="easy",
+                                         seed=phantom_seed(test_seed, i), return_mask=True)
+        else:
+            image, mask = make_joint(size=size, double_contour=fractured, difficulty="easy",
                                      seed=phantom_seed(test_seed, i), return_mask=True)
         test.append(image), masks.append(mask), y_test.append(int(fractured))
     test, y_test = np.stack(test), np.asarray(y_test)
@@ -167,7 +176,8 @@ def measure_pointing(models=("edge-xgb", "all-xgb", "cnn-small", "cnn"), *, n_tr
                      "correct_positives": len(positives),
                      "pointing_percent": 100 * hits / max(len(positives), 1),
                      "method": explanations[0].method, "fit_seconds": round(fit_seconds, 1)})
-    return {"size": size, "tolerance_px": tolerance, "n_test": n_test, "rows": rows}
+    return {"task": task, "size": size, "tolerance_px": tolerance, "n_test": n_test,
+            "rows": rows}
 
 
 def measure_app(model_dir, *, side=1024, repeats=3):
@@ -234,7 +244,7 @@ def _print_ood(result):
 
 
 def _print_pointing(result):
-    print(f"Pointing game: fracture phantoms {result['size']} px, peak within "
+    print(f"Pointing game: {result['task']} phantoms {result['size']} px, peak within "
           f"{result['tolerance_px']} px of the mask, {result['n_test']} test phantoms")
     print(f"{'model':<12}{'accuracy':>10}{'positives':>11}{'pointing %':>12}  method")
     for row in result["rows"]:
@@ -250,13 +260,16 @@ def main(argv=None):
     parser.add_argument("--data", help="pneumonia224 folder (for 'ood')")
     parser.add_argument("--ood-model", default="all-xgb")
     parser.add_argument("--models", default="edge-xgb,all-xgb,cnn-small,cnn")
+    parser.add_argument("--task", default="fracture", choices=("fracture", "double-contour"))
+    parser.add_argument("--epochs", type=int, default=40, help="CNN epochs (pointing)")
     parser.add_argument("--out", help="also write the result as JSON to this file")
     args = parser.parse_args(argv)
     if args.what == "ood":
         result = measure_ood(args.data, model=args.ood_model)
         _print_ood(result)
     elif args.what == "pointing":
-        result = measure_pointing(tuple(m for m in args.models.split(",") if m))
+        result = measure_pointing(tuple(m for m in args.models.split(",") if m),
+                                  task=args.task, cnn_epochs=args.epochs)
         _print_pointing(result)
     else:
         if not args.model_dir:
