@@ -26,6 +26,7 @@ commands:
   predict  apply a saved model to image files (PNG/JPEG/TIFF/DICOM)
   models   list the available models and their default parameters
   report   rebuild a run's tables, plots and report.html from its saved results
+  serve    a web page and JSON API around a saved model (127.0.0.1)
 """
 
 
@@ -67,7 +68,7 @@ def build_parser():
         prog="xray-bench", description=_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command",
-                                     metavar="{run,inspect,predict,models,report}")
+                                     metavar="{run,inspect,predict,models,report,serve}")
 
     run = commands.add_parser(
         "run", help="benchmark models on a dataset",
@@ -123,6 +124,7 @@ def build_parser():
     report.add_argument("--quiet", action="store_true", help="print nothing")
 
     _add_inspect_parser(commands)
+    _add_serve_parser(commands)
 
     predict = commands.add_parser(
         "predict", help="apply a saved model to image files",
@@ -136,6 +138,11 @@ def build_parser():
     predict.add_argument("--quiet", action="store_true", help="print nothing")
     predict.add_argument("--verbose", action="store_true", help="let TensorFlow's native "
                          "log lines through (hidden by default)")
+    predict.add_argument("--ood", choices=("flag", "refuse", "off"), default="flag",
+                         help="images unlike the training images: answer and flag them "
+                         "(default), refuse to label them, or do not check")
+    predict.add_argument("--explain", metavar="DIR", help="write a heatmap overlay per "
+                         "image to DIR as <name>.explain.png")
 
     commands.add_parser("models", help="list available models and their defaults",
                         description="List every registered model with its defaults.")
@@ -260,7 +267,8 @@ def _predict(args, command):
     except (OSError, ValueError, AttributeError):
         needs_tensorflow = False
     _silence_tensorflow(args, needs_tensorflow)
-    frame = predict_files(args.model, args.files)
+    frame = predict_files(args.model, args.files, ood=args.ood, explain_dir=args.explain)
+    _report_ood(frame, args.ood)
     if args.output:
         # Written whole at the end (temporary file, then rename): a failed
         # predict leaves no partial file, and a link is replaced, not followed.
@@ -277,6 +285,22 @@ def _predict(args, command):
               f"e.g. {unreadable['error'].iloc[0]}", file=sys.stderr)
         return 1
     return 0
+
+
+def _report_ood(frame, mode):
+    from classifiers.ood import NO_GUARD_REASON
+
+    if mode == "off" or not len(frame):
+        return
+    if (frame["ood_reason"] == NO_GUARD_REASON).any():
+        print(f"xray-bench: {NO_GUARD_REASON}; images are not checked", file=sys.stderr)
+        return
+    flagged = frame[frame["ood_flag"].fillna(False).astype(bool)]
+    if len(flagged):
+        verb = "refused" if mode == "refuse" else "flagged"
+        print(f"xray-bench: {len(flagged)} of {len(frame)} image(s) {verb} as unlike the "
+              f"training images, e.g. {flagged['file'].iloc[0]}: "
+              f"{flagged['ood_reason'].iloc[0]}", file=sys.stderr)
 
 
 def _models(args, command):
@@ -364,8 +388,42 @@ def _inspect(args, command):
     return 0
 
 
+# --- serve: a web app around a saved model --------------------------------------------
+def _add_serve_parser(commands):
+    serve = commands.add_parser(
+        "serve", help="a web page and JSON API around a saved model",
+        description="Serve a page to upload films (PNG/JPEG/TIFF/DICOM) and see the "
+                    "prediction, heatmap and out-of-distribution verdict of each, with a "
+                    "JSON API at POST /predict. Nothing uploaded is written to disk.")
+    serve.add_argument("model", help="a model directory written by save() or --save-models")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on "
+                       "(default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--ood", choices=("refuse", "flag", "off"), default="refuse",
+                       help="films unlike the training images: refuse them (default), "
+                       "answer and flag them, or do not check")
+    serve.add_argument("--max-file-mb", type=float, default=50.0, help="largest upload "
+                       "per file in MB (default 50)")
+    serve.add_argument("--max-pixels", type=int, default=8192 * 8192,
+                       help="largest image in pixels (default 8192*8192)")
+    serve.add_argument("--max-files", type=int, default=32,
+                       help="most files per request (default 32)")
+
+
+def _serve(args, command):
+    from benchmarks.app import UploadLimits, serve
+
+    if args.max_file_mb <= 0 or args.max_pixels < 1 or args.max_files < 1:
+        raise ValueError("--max-file-mb, --max-pixels and --max-files must be positive")
+    limits = UploadLimits(max_bytes=int(args.max_file_mb * 2 ** 20),
+                          max_pixels=args.max_pixels, max_files=args.max_files)
+    serve(args.model, host=args.host, port=args.port, ood=args.ood, limits=limits)
+    return 0
+# --- end serve ---------------------------------------------------------------------------
+
+
 _COMMANDS = {"run": _run, "inspect": _inspect, "predict": _predict, "models": _models,
-             "report": _report}
+             "report": _report, "serve": _serve}
 
 
 def main(argv=None):

@@ -17,6 +17,12 @@ Optional: a class attribute ``_native_libraries`` (distribution names such as
 ``("xgboost",)`` or ``("keras", "tensorflow")``) recorded in the sidecar, and
 ``_preprocessing_info(self) -> dict`` (defaults to ``{"image_size": ...}``).
 
+At the end of ``fit`` a model calls
+:meth:`ImageClassifierMixin._fit_ood_guard` with its raw training images and
+``validation_data``, which records the out-of-distribution guard
+(``ood_guard_``, :mod:`classifiers.ood`); :meth:`~ImageClassifierMixin.ood_check`
+and :meth:`~ImageClassifierMixin.explain` work for every model.
+
 Helpers for ``fit``: :meth:`ImageClassifierMixin._validate_images`,
 :meth:`~ImageClassifierMixin._prepare_images`,
 :meth:`~ImageClassifierMixin._encode_targets` (sets ``classes_``/``task_``),
@@ -298,6 +304,39 @@ class ImageClassifierMixin:
             return (proba >= 0.5).astype(np.int64)
         return self.classes_[np.argmax(proba, axis=1)]
 
+    # ------------------------------------- OOD guard and explanations
+    def _fit_ood_guard(self, images, validation_data=None):
+        """Record what the training images look like (``ood_guard_``); the
+        threshold comes from the validation images when given. Models call
+        this at the end of ``fit`` with their raw training images."""
+        from classifiers.ood import OODGuard
+
+        validation = None if validation_data is None else validation_data[0]
+        self.ood_guard_ = OODGuard().fit(
+            self._validate_images(images),
+            validation_images=None if validation is None else self._validate_images(
+                validation, name="validation images"))
+
+    def ood_check(self, images, colours=None):
+        """Out-of-distribution verdicts (:class:`classifiers.ood.OODResult`) per image.
+
+        A model saved before the guard existed has none: every image then
+        passes with ``check="none"`` and the reason says so.
+        """
+        from classifiers.ood import NO_GUARD_REASON, OODResult
+
+        images = self._validate_images(images)
+        guard = getattr(self, "ood_guard_", None)
+        if guard is None:
+            return [OODResult(float("nan"), False, NO_GUARD_REASON, "none") for _ in images]
+        return guard.check(images, colours)
+
+    def explain(self, images):
+        """Heatmaps per image and class; see :func:`classifiers.explanations.explain`."""
+        from classifiers.explanations import explain
+
+        return explain(self, images)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
@@ -371,6 +410,9 @@ class ImageClassifierMixin:
                 "task": self.task_,
                 "preprocessing": preprocessing,
                 "native": native,
+                "checksums": p.file_checksums(staging, native),
+                "ood_guard": (None if getattr(self, "ood_guard_", None) is None
+                              else self.ood_guard_.to_dict()),
                 "versions": {"python": platform.python_version(),
                              **p.library_versions(self._native_libraries)},
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -144,6 +144,7 @@ class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,
             sample_weight=sample_weight,
             validation=validation, n_outputs=n_outputs, seed=seed)
         self.n_epochs_ = len(self.history_.get("loss", ()))
+        self._fit_ood_guard(images, validation_data)
         return self
 
     def _train(self, model, x, y, *, sample_weight, validation, n_outputs,

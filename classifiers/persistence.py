@@ -20,6 +20,12 @@ Hooks a model class implements (see :mod:`classifiers.base`):
     ``directory`` and set the remaining fitted attributes. ``sidecar`` is the
     whole decoded ``model.json`` dict (``sidecar["native"]`` is what
     ``_save_native`` returned).
+
+Beside the model the sidecar holds the SHA-256 of the native file
+(``"checksums"``; a changed or damaged file is refused) and the fitted
+out-of-distribution guard (``"ood_guard"``, plain numbers, see
+:mod:`classifiers.ood`). Models saved before these entries existed load as
+before, with ``ood_guard_ = None``.
 """
 
 import importlib
@@ -240,6 +246,43 @@ def library_versions(extra=()):
     return versions
 
 
+def file_checksums(directory, native):
+    """SHA-256 of the native model file named in ``native["file"]`` (checked
+    by :func:`load_model`, so a changed or damaged file is refused)."""
+    import hashlib
+
+    name = (native or {}).get("file")
+    if not isinstance(name, str) or not (Path(directory) / name).is_file():
+        return {}
+    return {name: hashlib.sha256((Path(directory) / name).read_bytes()).hexdigest()}
+
+
+def _verify_checksums(path, directory, sidecar):
+    recorded = sidecar.get("checksums") or {}
+    if not isinstance(recorded, dict):
+        raise ModelLoadError(path, f"{SIDECAR_NAME} has an invalid checksums entry")
+    for name, digest in recorded.items():
+        if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith("."):
+            raise ModelLoadError(path, f"checksum entry {name!r} is not a plain file name")
+        current = file_checksums(directory, {"file": name}).get(name)
+        if current is None:
+            raise ModelLoadError(path, f"model file '{name}' is missing")
+        if current != digest:
+            raise ModelLoadError(path, f"model file '{name}' does not match the checksum "
+                                       "recorded when it was saved (changed or damaged)")
+
+
+def _load_guard(path, estimator, sidecar):
+    """Attach the OOD guard; a model saved before guards existed gets None."""
+    from classifiers.ood import OODGuard
+
+    data = sidecar.get("ood_guard")
+    try:
+        estimator.ood_guard_ = None if data is None else OODGuard.from_dict(data)
+    except ValueError as exc:
+        raise ModelLoadError(path, str(exc)) from exc
+
+
 # ------------------------------------------------------------------ loading
 def load_model(path):
     """Load a model saved with ``estimator.save(path)``.
@@ -259,7 +302,8 @@ def load_model(path):
     ModelLoadError
         If the path is missing, ``model.json`` is absent, corrupted or of an
         unknown format version, names an estimator outside the whitelist
-        :data:`ESTIMATOR_CLASSES`, or the native model file cannot be read.
+        :data:`ESTIMATOR_CLASSES`, the native model file does not match its
+        recorded checksum or cannot be read, or the OOD guard entry is invalid.
 
     Warns
     -----
@@ -294,6 +338,7 @@ def load_model(path):
         raise ModelLoadError(path, f"stored parameters or classes are invalid: {exc}") from exc
     estimator.task_ = sidecar["task"]
     _check_library_versions(path, sidecar.get("versions") or {})
+    _verify_checksums(path, directory, sidecar)
     try:
         estimator._load_native(directory, sidecar)
     except ModelLoadError:
@@ -301,6 +346,7 @@ def load_model(path):
     except Exception as exc:  # any reader failure becomes a load error naming the path
         raise ModelLoadError(path, f"native model file could not be read: "
                                    f"{type(exc).__name__}: {exc}") from exc
+    _load_guard(path, estimator, sidecar)
     return estimator
 
 

@@ -188,6 +188,7 @@ min_child_weight, reg_lambda, tree_method
             if self.early_stopping_rounds is not None:
                 self.best_iteration_ = int(self.model_.best_iteration)
         self._set_importances()
+        self._fit_ood_guard(images, validation_data)
         return self
 
     def predict_proba(self, images):

@@ -131,8 +131,8 @@ def test_failed_predict_leaves_no_output_file(saved_model, tmp_path, monkeypatch
     model, files = saved_model
     real_predict_files = predict.predict_files
 
-    def undecodable_name(model_dir, files):  # a row that cannot be written as UTF-8
-        frame = real_predict_files(model_dir, files)
+    def undecodable_name(model_dir, files, **options):  # a row not writable as UTF-8
+        frame = real_predict_files(model_dir, files, **options)
         frame.loc[len(frame) - 1, "file"] = "film\udcff.png"
         return frame
 

@@ -40,7 +40,7 @@ from xray_features._safety import (DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_FILE_B
 from xray_features._validation import check_image, check_positive_int
 from xray_features.preprocess import to_float32, to_uint8
 
-__all__ = ["ImageLoadError", "load_image", "save_image"]
+__all__ = ["ImageLoadError", "load_image", "load_image_bytes", "save_image"]
 
 #: Default pixel limit of :func:`load_image`: 8192 x 8192, above every
 #: clinical radiography detector and below Pillow's own decompression-bomb
@@ -85,7 +85,8 @@ class ImageLoadError(ValueError):
 
 
 def load_image(path, *, as_float=False, max_pixels=DEFAULT_MAX_PIXELS,
-               max_bytes=DEFAULT_MAX_FILE_BYTES, max_decoded_bytes=DEFAULT_MAX_DECODED_BYTES):
+               max_bytes=DEFAULT_MAX_FILE_BYTES, max_decoded_bytes=DEFAULT_MAX_DECODED_BYTES,
+               return_colour=False):
     """Load an X-ray image file as a 2-D grayscale array.
 
     Reads PNG, JPEG, BMP and TIFF (8- and 16-bit, gray or colour) through
@@ -108,6 +109,9 @@ def load_image(path, *, as_float=False, max_pixels=DEFAULT_MAX_PIXELS,
     max_decoded_bytes : int, optional
         Refuse images whose decoded pixels (height x width x channels x
         bytes per sample, from the header) exceed this. Default 256 MiB.
+    return_colour : bool, optional
+        Also return the colour pixels of a colour source (see Returns), for
+        checks that need them (a radiograph is gray; a photograph is not).
 
     Returns
     -------
@@ -118,6 +122,9 @@ def load_image(path, *, as_float=False, max_pixels=DEFAULT_MAX_PIXELS,
         LUT, then VOI LUT or window, whose output range (or the stored bit
         range when there is none) maps to 0-255 (or [0, 1]); MONOCHROME1 is
         inverted.
+    colour : (M, N, 3) uint8 ndarray or None
+        Only with ``return_colour=True``: the RGB pixels (8 bits) of a colour
+        source, None for a grayscale one.
 
     Raises
     ------
@@ -139,8 +146,7 @@ def load_image(path, *, as_float=False, max_pixels=DEFAULT_MAX_PIXELS,
     """
     if not isinstance(path, (str, bytes, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike; got {type(path).__name__}.")
-    if not isinstance(as_float, (bool, np.bool_)):
-        raise TypeError(f"as_float must be True or False; got {as_float!r}.")
+    _check_options(as_float, return_colour)
     limits = (check_positive_int(max_pixels, name="max_pixels"),
               check_positive_int(max_decoded_bytes, name="max_decoded_bytes"))
     max_bytes = check_positive_int(max_bytes, name="max_bytes")
@@ -151,23 +157,84 @@ def load_image(path, *, as_float=False, max_pixels=DEFAULT_MAX_PIXELS,
         reason = exc.reason.replace("a directory, not a regular file",
                                     "a directory, not an image file")
         raise ImageLoadError(path, reason) from None
+    return _decode(data, path, file.suffix.lower(), as_float=as_float,
+                   limits=limits, return_colour=return_colour)
+
+
+def load_image_bytes(data, *, name="<bytes>", as_float=False, max_pixels=DEFAULT_MAX_PIXELS,
+                     max_decoded_bytes=DEFAULT_MAX_DECODED_BYTES, return_colour=False):
+    """Decode an image held in memory (an upload), exactly as :func:`load_image`.
+
+    The format is recognised from the content (DICOM by its ``DICM`` marker,
+    rasters by Pillow), never from ``name``, which only labels error
+    messages. Nothing is written to disk.
+
+    Parameters
+    ----------
+    data : bytes, bytearray or memoryview
+        The encoded file.
+    name : str, optional
+        Shown in error messages, e.g. the uploaded file's name.
+    as_float, max_pixels, max_decoded_bytes, return_colour
+        As in :func:`load_image`.
+
+    Returns
+    -------
+    image : (M, N) ndarray
+    colour : (M, N, 3) uint8 ndarray or None, if ``return_colour``
+
+    Raises
+    ------
+    ImageLoadError
+        If the bytes are empty, truncated, corrupt, not an image, too large,
+        multi-page, or DICOM without pixel data.
+
+    Examples
+    --------
+    >>> import cv2
+    >>> png = cv2.imencode(".png", np.full((4, 6), 200, np.uint8))[1].tobytes()
+    >>> image = load_image_bytes(png, name="upload.png")
+    >>> image.shape, int(image[0, 0])
+    ((4, 6), 200)
+    >>> load_image_bytes(b"hello", name="notes.txt")
+    Traceback (most recent call last):
+    ...
+    xray_features.io.ImageLoadError: cannot load image 'notes.txt': not a recognised image format (expected PNG, JPEG, BMP, TIFF or DICOM)
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data must be bytes; got {type(data).__name__}.")
+    _check_options(as_float, return_colour)
+    limits = (check_positive_int(max_pixels, name="max_pixels"),
+              check_positive_int(max_decoded_bytes, name="max_decoded_bytes"))
+    return _decode(bytes(data), str(name), "", as_float=as_float, limits=limits,
+                   return_colour=return_colour)
+
+
+def _check_options(as_float, return_colour):
+    for value, label in ((as_float, "as_float"), (return_colour, "return_colour")):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{label} must be True or False; got {value!r}.")
+
+
+def _decode(data, path, suffix, *, as_float, limits, return_colour):
+    """Decode file bytes to the 2-D image (and the colour pixels when asked)."""
     if not data:
         raise ImageLoadError(path, "file is empty (0 bytes)")
-
+    colour = []  # filled by the decoders with the RGB pixels of a colour source
     if data[128:132] == b"DICM":
-        unit = _load_dicom(data, path, limits, force=False)
+        unit = _load_dicom(data, path, limits, force=False, colour=colour)
     else:
-        image = _load_raster(data, path, limits, file.suffix.lower())
+        image = _load_raster(data, path, limits, suffix, colour=colour)
         if image is None:  # not a raster format, but named like DICOM
-            unit = _load_dicom(data, path, limits, force=True)
+            unit = _load_dicom(data, path, limits, force=True, colour=colour)
         else:
-            return to_float32(image) if as_float else to_uint8(image)
-    if as_float:
-        return unit.astype(np.float32)
-    return np.rint(unit * 255).astype(np.uint8)
+            image = to_float32(image) if as_float else to_uint8(image)
+            return (image, colour[0] if colour else None) if return_colour else image
+    image = unit.astype(np.float32) if as_float else np.rint(unit * 255).astype(np.uint8)
+    return (image, colour[0] if colour else None) if return_colour else image
 
 
-def _load_raster(data, path, limits, suffix):
+def _load_raster(data, path, limits, suffix, colour=None):
     """Decode a Pillow-readable file to a 2-D uint8/uint16/float array.
 
     Returns None for an unrecognised format when the file is named like
@@ -207,6 +274,9 @@ def _load_raster(data, path, limits, suffix):
     except Exception as exc:
         raise ImageLoadError(path, f"truncated or corrupt {picture.format} data "
                              f"({exc})") from exc
+    if colour is not None and picture.mode in ("RGB", "RGBA", "P", "PA", "CMYK", "YCbCr",
+                                                "LAB", "HSV"):
+        colour.append(np.asarray(picture.convert("RGB")))
     return _to_gray_array(picture, data, path, deep_colour)
 
 
@@ -262,7 +332,7 @@ def _check_pixels(path, height, width, max_pixels):
             "max_pixels if the file is genuine")
 
 
-def _load_dicom(data, path, limits, *, force):
+def _load_dicom(data, path, limits, *, force, colour=None):
     """Decode a single-frame DICOM image to float64 on [0, 1], bone bright."""
     import pydicom
 
@@ -308,6 +378,9 @@ def _load_dicom(data, path, limits, *, force):
                              f"expected {rows} x {cols}")
     if not monochrome:
         # pydicom returns RGB (YBR is converted); scale by the stored depth.
+        if colour is not None:
+            rgb = np.clip(stored.astype(np.float64) / (2 ** bits - 1), 0, 1)
+            colour.append(np.rint(rgb * 255).astype(np.uint8))
         gray = stored.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
         return np.clip(gray / (2 ** bits - 1), 0, 1)
     try:
