@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.splits import Split
 from benchmarks.store import ResultStore, write_atomic
 
 __all__ = ["BenchmarkConfig", "run_benchmark", "DEFAULT_MODELS"]
@@ -73,6 +74,15 @@ class BenchmarkConfig:
         Sensitivity to reach with ``threshold_method='sensitivity'``.
     n_bootstrap : int
         Bootstrap resamples for the 95% confidence intervals.
+    train_sizes : str or sequence, optional
+        Learning curve: also refit every model on nested, stratified
+        (group-aware) subsets of each training set of these sizes, e.g.
+        ``"50,100,300,1000,all"`` (see :mod:`benchmarks.learning_curves`),
+        scored on the same validation and test sets; writes
+        ``learning_curve.csv`` and ``plots/learning_curve.png``.
+    curve_seeds : int
+        Subsets (and model seeds) per size below 1000 images; larger sizes
+        and ``"all"`` are fitted once.
 
     Examples
     --------
@@ -97,6 +107,8 @@ class BenchmarkConfig:
     threshold_method: str = "youden"
     target_sensitivity: float = 0.95
     n_bootstrap: int = 1000
+    train_sizes: object = None
+    curve_seeds: int = 3
 
     def validate(self):
         """Raise ``ValueError`` naming the first invalid setting; return self."""
@@ -126,6 +138,12 @@ class BenchmarkConfig:
                 self.target_sensitivity, (int, float)) or not 0 < self.target_sensitivity <= 1:
             raise ValueError("target_sensitivity must be in (0, 1]; got "
                              f"{self.target_sensitivity!r}.")
+        if self.train_sizes is not None:
+            from benchmarks.learning_curves import parse_train_sizes
+
+            parse_train_sizes(self.train_sizes)
+        if not _is_int(self.curve_seeds, 1):
+            raise ValueError(f"curve_seeds must be an integer >= 1; got {self.curve_seeds!r}.")
         if not isinstance(self.dataset_options, dict):
             raise ValueError(f"dataset_options must be a dict of load_dataset options; got "
                              f"{self.dataset_options!r}.")
@@ -178,10 +196,13 @@ def run_benchmark(config=None, *, command=None, **options):
     dataset, load_size = _load_dataset(config)
     timings["load_seconds"] = time.perf_counter() - started
     splits, leakage_report = _make_splits(dataset, config)
+    curve = _plan_curve(dataset, splits, config)
     store = ResultStore(out, _fingerprint(dataset, config), fresh=config.fresh)
-    parts = [(split, name) for split in splits for name in config.models]
-    done = {(name, split.fold): _is_done(store, name, split, config)
-            for split, name in parts}  # checks every part's parameters before any work
+    parts = [(split, name, None) for split in splits for name in config.models]
+    parts += [(splits[[s.fold for s in splits].index(point.fold)], name, point)
+              for point in curve if point.key for name in config.models]
+    done = {(name, split.fold, point and point.key): _is_done(store, name, split, config, point)
+            for split, name, point in parts}  # checks every part's parameters before any work
     write_splits(out, dataset, splits)
 
     def record(status):
@@ -192,10 +213,13 @@ def run_benchmark(config=None, *, command=None, **options):
     record("running")
     timings["parts"] = {}
     try:
-        for number, (split, name) in enumerate(parts, start=1):
+        for number, (split, name, point) in enumerate(parts, start=1):
             label = name if len(splits) == 1 else f"{name} (fold {split.fold})"
             key = f"{name}/fold{split.fold}"
-            if done[(name, split.fold)]:
+            if point is not None:  # a learning-curve point: a subset of the training set
+                label, key = f"{label} [{point.key}]", f"{key}/{point.key}"
+                split = Split(split.fold, point.train, split.val, split.test)
+            if done[(name, split.fold, point and point.key)]:
                 _say(config, f"[{number}/{len(parts)}] {label}: done earlier, skipped")
                 timings["parts"][key] = "done earlier"
                 continue
@@ -203,9 +227,10 @@ def run_benchmark(config=None, *, command=None, **options):
                          f"{len(split.train)} images ...")
             part_started = time.perf_counter()
             row, predictions, history, trace = _run_part(name, dataset, split, config,
-                                                         store, load_size)
+                                                         store, load_size, point)
             store.save_part(name, split.fold, row, predictions, history,
-                            config.model_params.get(name, {}), traceback=trace)
+                            config.model_params.get(name, {}), traceback=trace,
+                            key=point.key if point else "")
             timings["parts"][key] = time.perf_counter() - part_started
             outcome = (f"failed: {row['error']}" if row["error"] else
                        f"F1 {row['f1']:.3f}, ROC AUC {row['roc_auc']:.3f}, "
@@ -217,6 +242,10 @@ def run_benchmark(config=None, *, command=None, **options):
 
     report_started = time.perf_counter()
     results = write_outputs(out, store, dataset, config)
+    if curve:
+        from benchmarks.curve_report import write_learning_curve
+
+        write_learning_curve(out, store, dataset, config, curve)
     timings["report_seconds"] = time.perf_counter() - report_started
     record("finished")
     if not config.quiet:
@@ -240,6 +269,11 @@ def _resolve_config(config, options):
         models = tuple(available_models())
     config = dataclasses.replace(config, models=tuple(dict.fromkeys(models)))
     config.validate()
+    if config.train_sizes is not None:
+        from benchmarks.learning_curves import parse_train_sizes
+
+        config = dataclasses.replace(config,
+                                     train_sizes=parse_train_sizes(config.train_sizes))
     named = list(config.models) + list(config.model_params)
     unknown = sorted({name for name in named if name not in available_models()})
     if unknown:
@@ -303,6 +337,20 @@ def _make_splits(dataset, config):
     return splits, {"duplicates_train_test": duplicates, "n_splits": len(splits)}
 
 
+def _plan_curve(dataset, splits, config):
+    """The learning curve's points (none without ``train_sizes``); notes on
+    clamped sizes are printed."""
+    from benchmarks.learning_curves import plan_learning_curve
+
+    if config.train_sizes is None:
+        return []
+    points, notes = plan_learning_curve(dataset, splits, config.train_sizes,
+                                        curve_seeds=config.curve_seeds, seed=config.seed)
+    for note in dict.fromkeys(notes):
+        _say(config, f"note: {note}")
+    return points
+
+
 def _fingerprint(dataset, config):
     """What makes two runs' numbers comparable. The model list is not part
     of it (adding a model to a finished run only runs that model), and model
@@ -321,14 +369,15 @@ def _model_dir(store, name, split, config):
     return store.model_dir(name, split.fold if config.cv else None)
 
 
-def _is_done(store, name, split, config):
-    done = store.is_done(name, split.fold, config.model_params.get(name, {}))
-    if done and config.save_models:  # asked to keep models it did not keep before
+def _is_done(store, name, split, config, point=None):
+    key = point.key if point else ""
+    done = store.is_done(name, split.fold, config.model_params.get(name, {}), key=key)
+    if done and config.save_models and not key:  # asked to keep models it did not keep before
         return (_model_dir(store, name, split, config) / "model.json").exists()
     return done
 
 
-def _build_model(name, config):
+def _build_model(name, config, seed_offset=0):
     from classifiers import get_model
 
     params = dict(config.model_params.get(name, {}))
@@ -340,7 +389,7 @@ def _build_model(name, config):
         raise ValueError(f"model {name!r} has no parameter(s) {', '.join(unknown)}; its "
                          f"parameters are: {', '.join(known)}.") from None
     available = model.get_params(deep=False)
-    defaults = {"random_state": config.seed}
+    defaults = {"random_state": config.seed + seed_offset}
     if config.image_size is not None:
         defaults["image_size"] = config.image_size
     if "verbose" in available:
@@ -350,14 +399,18 @@ def _build_model(name, config):
     return model
 
 
-def _run_part(name, dataset, split, config, store, load_size):
-    """Fit one model on one split; return (row, predictions, history, traceback)."""
+def _run_part(name, dataset, split, config, store, load_size, point=None):
+    """Fit one model on one split (or on a learning-curve ``point``'s
+    subset, already in ``split.train``, with the model seed offset by its
+    curve seed); return (row, predictions, history, traceback)."""
     from benchmarks.report import prediction_frame, score_part
 
     row = {"model": name, "fold": split.fold, "n_train": len(split.train),
            "n_val": len(split.val), "n_test": len(split.test), "error": ""}
+    if point is not None:
+        row.update(train_size=point.train_size, curve_seed=point.curve_seed)
     try:
-        model = _build_model(name, config)
+        model = _build_model(name, config, point.curve_seed if point else 0)
         images, labels = dataset.images, dataset.labels
         validation = ((images[split.val], labels[split.val]) if len(split.val) else None)
         # Progress of the models (Keras prints to stdout) goes to stderr with
@@ -374,8 +427,12 @@ def _run_part(name, dataset, split, config, store, load_size):
         row["images_per_second"] = len(split.test) / max(row["predict_seconds"], 1e-9)
         row.update(score_part(dataset, split, proba_test, proba_val, config))
         predictions = prediction_frame(name, dataset, split, proba_test, proba_val)
+        if point is not None:
+            predictions = predictions.assign(train_size=point.train_size,
+                                             n_train=len(split.train),
+                                             curve_seed=point.curve_seed)
         history = getattr(model, "history_", None) or None
-        if config.save_models:
+        if config.save_models and point is None:
             _save_model(model, _model_dir(store, name, split, config), dataset, load_size)
         return row, predictions, history, None
     except Exception as error:  # one model's failure must not end the run

@@ -8,6 +8,8 @@ Layout::
     OUT/parts/<model>__fold<k>.json         one finished (model, fold): metrics row, history
     OUT/parts/<model>__fold<k>.csv          that part's per-image predictions
     OUT/parts/<model>__fold<k>.traceback.txt  why that part failed (failed parts only)
+    OUT/parts/<model>__fold<k>__<key>.*     a further part of that (model, fold), such as
+                                            a learning-curve point (key ``n50-seed1``)
     OUT/models/<model>[-fold<k>]/           fitted models (with --save-models)
 
 A part's JSON file is written last, atomically, and is the mark that the part
@@ -28,7 +30,9 @@ __all__ = ["ResultStore", "RunConfigMismatch", "write_atomic", "json_default"]
 
 #: What a run writes into its output directory; ``fresh`` removes only these.
 RUN_OUTPUTS = ("parts", "models", "plots", "results.csv", "results.json", "results.md",
-               "predictions.csv", "run.json", "splits.csv", "fingerprint.json")
+               "predictions.csv", "run.json", "splits.csv", "fingerprint.json",
+               "learning_curve.csv", "learning_curve_predictions.csv",
+               "learning_curve_subsets.csv")
 
 
 class RunConfigMismatch(ValueError):
@@ -83,9 +87,9 @@ def _as_json(value):
     return json.loads(json.dumps(value, default=json_default, sort_keys=True))
 
 
-def _part_stem(model, fold):
+def _part_stem(model, fold, key=""):
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model)
-    return f"{safe}__fold{fold}"
+    return f"{safe}__fold{fold}" + (f"__{key}" if key else "")
 
 
 class ResultStore:
@@ -155,22 +159,22 @@ class ResultStore:
             leftover.unlink(missing_ok=True)
         write_atomic(marker, json.dumps(self.fingerprint, indent=2, sort_keys=True))
 
-    def _record(self, model, fold):
-        path = self.parts / f"{_part_stem(model, fold)}.json"
+    def _record(self, model, fold, key=""):
+        path = self.parts / f"{_part_stem(model, fold, key)}.json"
         if not path.exists():
             return None
         return json.loads(path.read_text(encoding="utf-8"))
 
-    def is_done(self, model, fold, params=None):
-        """Whether the part (model, fold) finished without error (a part
-        that failed is tried again by the next run, with any parameters).
+    def is_done(self, model, fold, params=None, *, key=""):
+        """Whether the part (model, fold[, key]) finished without error (a
+        part that failed is tried again by the next run, with any parameters).
 
         Raises
         ------
         RunConfigMismatch
             If the part finished with other model parameters than ``params``.
         """
-        record = self._record(model, fold)
+        record = self._record(model, fold, key)
         if record is None or record["row"].get("error"):
             return False
         params = _as_json(params or {})
@@ -182,7 +186,7 @@ class ResultStore:
         return True
 
     def save_part(self, model, fold, row, predictions=None, history=None, params=None,
-                  traceback=None):
+                  traceback=None, *, key=""):
         """Save one finished part; the JSON record is written last.
 
         Parameters
@@ -199,8 +203,13 @@ class ResultStore:
             The model parameters given for this run (checked on resume).
         traceback : str, optional
             The traceback of a failed part, kept beside its record.
+        key : str, optional
+            Names a further part of (model, fold), e.g. a learning-curve
+            point ``"n50-seed1"`` (letters, digits, ``-``, ``_``, ``.``).
         """
-        stem = _part_stem(model, fold)
+        if key and not all(c.isalnum() or c in "-_." for c in key):
+            raise ValueError(f"key may hold letters, digits, '-', '_' and '.'; got {key!r}.")
+        stem = _part_stem(model, fold, key)
         csv, trace = self.parts / f"{stem}.csv", self.parts / f"{stem}.traceback.txt"
         if predictions is not None:
             write_atomic(csv, predictions.to_csv(index=False))
@@ -212,16 +221,22 @@ class ResultStore:
             trace.unlink(missing_ok=True)
         record = {"model": model, "fold": fold, "params": _as_json(params or {}),
                   "row": row, "history": history}
+        if key:
+            record["key"] = key
         write_atomic(self.parts / f"{stem}.json",
                      json.dumps(record, default=json_default, indent=1))
 
-    def load_parts(self):
-        """Return the saved records (dicts) and the concatenated predictions."""
+    def load_parts(self, *, keyed=False):
+        """Return the saved records (dicts) and the concatenated predictions
+        of the (model, fold) parts, or with ``keyed=True`` of the further
+        parts saved with a ``key``."""
         import pandas as pd
 
         records, frames = [], []
         for path in sorted(self.parts.glob("*.json")):
             record = json.loads(path.read_text(encoding="utf-8"))
+            if bool(record.get("key")) != keyed:
+                continue
             records.append(record)
             csv = path.with_suffix(".csv")
             if csv.exists() and not record["row"].get("error"):
