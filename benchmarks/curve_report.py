@@ -159,7 +159,7 @@ def plot_learning_curve(curve, path, *, metrics=("roc_auc", "f1"), title="Learni
     if missing:
         raise ValueError(f"curve needs the columns of learning_curve.csv; missing {missing}.")
     if "error" in curve:
-        curve = curve[curve["error"].fillna("").astype(str) == ""]
+        curve = curve[curve["error"].isna() | (curve["error"].astype(str) == "")]
     curve = curve.assign(train_size=curve["train_size"].astype(str))
     if not len(curve) or curve[list(metrics)].isna().all().all():
         raise ValueError("curve holds no finished rows to plot.")
