@@ -215,3 +215,17 @@ def test_plot_needs_the_curve_columns(tmp_path):
         plot_learning_curve(pd.DataFrame({"model": ["a"], "train_size": ["5"],
                                           "roc_auc": [0.5], "f1": [0.5]}),
                             tmp_path / "c.png")
+
+
+@pytest.mark.parametrize("name", ["pneumonia224-curves.json", "pneumonia224.json"])
+def test_pneumonia224_configurations_are_valid(name):
+    from pathlib import Path
+
+    from benchmarks.cli import _config_file
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "configs" / name
+    config = runner._resolve_config(runner.BenchmarkConfig(**_config_file(path)), {})
+    assert config.data == "../shared/data/pneumonia224" and config.split == "official"
+    assert set(config.model_params) == set(config.models)
+    if name == "pneumonia224-curves.json":
+        assert config.train_sizes == (50, 100, 300, 1000, "all")
