@@ -198,10 +198,12 @@ def run_benchmark(config=None, *, command=None, **options):
     splits, leakage_report = _make_splits(dataset, config)
     curve = _plan_curve(dataset, splits, config)
     store = ResultStore(out, _fingerprint(dataset, config), fresh=config.fresh)
+    by_fold = {split.fold: split for split in splits}
     parts = [(split, name, None) for split in splits for name in config.models]
-    parts += [(splits[[s.fold for s in splits].index(point.fold)], name, point)
+    parts += [(by_fold[point.fold], name, point)  # learning-curve points ("all" is above)
               for point in curve if point.key for name in config.models]
-    done = {(name, split.fold, point and point.key): _is_done(store, name, split, config, point)
+    done = {(name, split.fold, point.key if point else ""):
+            _is_done(store, name, split, config, point)
             for split, name, point in parts}  # checks every part's parameters before any work
     write_splits(out, dataset, splits)
 
@@ -216,10 +218,11 @@ def run_benchmark(config=None, *, command=None, **options):
         for number, (split, name, point) in enumerate(parts, start=1):
             label = name if len(splits) == 1 else f"{name} (fold {split.fold})"
             key = f"{name}/fold{split.fold}"
+            part_key = point.key if point else ""
             if point is not None:  # a learning-curve point: a subset of the training set
-                label, key = f"{label} [{point.key}]", f"{key}/{point.key}"
+                label, key = f"{label} [{part_key}]", f"{key}/{part_key}"
                 split = Split(split.fold, point.train, split.val, split.test)
-            if done[(name, split.fold, point and point.key)]:
+            if done[(name, split.fold, part_key)]:
                 _say(config, f"[{number}/{len(parts)}] {label}: done earlier, skipped")
                 timings["parts"][key] = "done earlier"
                 continue
@@ -230,7 +233,7 @@ def run_benchmark(config=None, *, command=None, **options):
                                                          store, load_size, point)
             store.save_part(name, split.fold, row, predictions, history,
                             config.model_params.get(name, {}), traceback=trace,
-                            key=point.key if point else "")
+                            key=part_key)
             timings["parts"][key] = time.perf_counter() - part_started
             outcome = (f"failed: {row['error']}" if row["error"] else
                        f"F1 {row['f1']:.3f}, ROC AUC {row['roc_auc']:.3f}, "
