@@ -74,6 +74,8 @@ def test_plan_clamps_large_sizes_and_refuses_sizes_missing_a_class():
         ("20", 0, 20), ("20", 1, 20), ("all", 0, 30)]
     assert notes == [f"train size {n} is at least the 30 training images of fold 0: "
                      "fitted once, as all" for n in (30, 500)]
+    points, notes = plan_learning_curve(data, [split], "20", curve_seeds=1)
+    assert [(p.train_size, len(p.train)) for p in points] == [("20", 20)] and notes == []
     with pytest.raises(ValueError, match=r"train size 4 is too small to hold every class "
                                          r".*\{'intact': 4, 'fracture': 0\}"):
         plan_learning_curve(data, [split], "4,all")
