@@ -4,10 +4,12 @@
   with every column of the run's ``results.csv`` rows (the same scoring path,
   :func:`benchmarks.report.score_part`) plus ``train_size`` (the size asked
   for, or ``all``), ``n_train`` (images the model was fitted on) and
-  ``curve_seed``. The ``all`` rows are the run's own (model, fold) parts.
+  ``seed`` (which seeded subset: 0, 1, ...; its subset and model are seeded
+  with the run's seed plus this). The ``all`` rows are the run's own
+  (model, fold) parts.
 - ``learning_curve_predictions.csv``: the validation and test predictions of
   every row, in the ``predictions.csv`` layout plus ``train_size``,
-  ``n_train`` and ``curve_seed``, so every number can be recomputed. It is a
+  ``n_train`` and ``seed``, so every number can be recomputed. It is a
   file of its own so that ``predictions.csv`` keeps one fit per (model, fold)
   for every reader of it.
 - ``learning_curve_subsets.csv``: the training images of every point.
@@ -24,7 +26,7 @@ from benchmarks.store import write_atomic
 __all__ = ["write_learning_curve", "plot_learning_curve", "CURVE_COLUMNS"]
 
 #: Leading columns of learning_curve.csv; every metric column follows.
-CURVE_COLUMNS = ("model", "fold", "train_size", "n_train", "curve_seed")
+CURVE_COLUMNS = ("model", "fold", "train_size", "n_train", "seed")
 
 
 _LABELS = {"roc_auc": "ROC AUC", "f1": "F1", "accuracy": "Accuracy",
@@ -72,12 +74,12 @@ def write_learning_curve(out, store, dataset, config, points):
             if record is None:
                 continue
             rows.append({**record["row"], "train_size": point.train_size,
-                         "curve_seed": point.curve_seed})
+                         "seed": point.curve_seed})
     if len(base_predictions):
         base = base_predictions[base_predictions["model"].isin(config.models)]
         n_train = {(r["model"], r["fold"]): r["row"]["n_train"] for r in base_records}
         frames.append(base.assign(
-            train_size="all", curve_seed=0,
+            train_size="all", seed=0,
             n_train=[n_train[key] for key in zip(base["model"], base["fold"])]))
     if len(keyed_predictions):
         frames.append(keyed_predictions[keyed_predictions["model"].isin(config.models)])
@@ -95,12 +97,12 @@ def write_learning_curve(out, store, dataset, config, points):
         planned = {(p.fold, p.train_size, p.curve_seed) for p in points}
         keep = [key in planned for key in zip(predictions["fold"],
                                               predictions["train_size"].astype(str),
-                                              predictions["curve_seed"])]
+                                              predictions["seed"])]
         predictions = _sorted(predictions[keep], order)
     write_atomic(out / "learning_curve_predictions.csv", predictions.to_csv(index=False))
     subsets = pd.concat([pd.DataFrame({"id": dataset.ids[p.train], "fold": p.fold,
                                        "train_size": p.train_size,
-                                       "curve_seed": p.curve_seed}) for p in points])
+                                       "seed": p.curve_seed}) for p in points])
     write_atomic(out / "learning_curve_subsets.csv", subsets.to_csv(index=False))
     saved = pd.read_csv(out / "learning_curve.csv", dtype={"train_size": str})
     if len(saved) and saved["roc_auc"].notna().any():
@@ -112,7 +114,7 @@ def write_learning_curve(out, store, dataset, config, points):
 def _sorted(frame, order):
     """Rows by model (run order), fold, size (ascending, ``all`` last), seed."""
     return frame.sort_values(
-        ["model", "fold", "train_size", "curve_seed"], kind="stable",
+        ["model", "fold", "train_size", "seed"], kind="stable",
         key=lambda column: (column.map(order) if column.name == "model" else
                             column.astype(str).map(_size_rank) if column.name == "train_size"
                             else column)).reset_index(drop=True)

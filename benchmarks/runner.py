@@ -411,7 +411,7 @@ def _run_part(name, dataset, split, config, store, load_size, point=None):
     row = {"model": name, "fold": split.fold, "n_train": len(split.train),
            "n_val": len(split.val), "n_test": len(split.test), "error": ""}
     if point is not None:
-        row.update(train_size=point.train_size, curve_seed=point.curve_seed)
+        row.update(train_size=point.train_size, seed=point.curve_seed)
     try:
         model = _build_model(name, config, point.curve_seed if point else 0)
         images, labels = dataset.images, dataset.labels
@@ -433,7 +433,7 @@ def _run_part(name, dataset, split, config, store, load_size, point=None):
         if point is not None:
             predictions = predictions.assign(train_size=point.train_size,
                                              n_train=len(split.train),
-                                             curve_seed=point.curve_seed)
+                                             seed=point.curve_seed)
         history = getattr(model, "history_", None) or None
         if config.save_models and point is None:
             _save_model(model, _model_dir(store, name, split, config), dataset, load_size)

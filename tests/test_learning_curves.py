@@ -140,7 +140,7 @@ def _run(out, **options):
 def test_curve_outputs_recompute_from_their_predictions(tmp_path):
     results = _run(tmp_path)
     curve = pd.read_csv(tmp_path / "learning_curve.csv", dtype={"train_size": str})
-    assert curve[["model", "train_size", "curve_seed"]].values.tolist() == [
+    assert curve[["model", "train_size", "seed"]].values.tolist() == [
         [model, size, seed] for model in ("edge-xgb", "hog-xgb")
         for size, seed in (("10", 0), ("10", 1), ("20", 0), ("20", 1), ("all", 0))]
     assert curve["error"].isna().all()  # no error text in any row
@@ -155,7 +155,7 @@ def test_curve_outputs_recompute_from_their_predictions(tmp_path):
     for _, row in curve.iterrows():
         rows = predictions[(predictions["model"] == row["model"])
                            & (predictions["train_size"] == row["train_size"])
-                           & (predictions["curve_seed"] == row["curve_seed"])]
+                           & (predictions["seed"] == row["seed"])]
         assert (rows["n_train"] == row["n_train"]).all()
         test, val = rows[rows["split"] == "test"], rows[rows["split"] == "val"]
         y, proba = predictions_to_arrays(test, task="binary", class_names=CLASSES)
@@ -176,7 +176,7 @@ def test_curve_outputs_recompute_from_their_predictions(tmp_path):
     train_ids = set(splits.loc[splits["set"] == "train", "id"])
     for seed in (0, 1):
         ids = [set(subsets[(subsets["train_size"] == size)
-                           & (subsets["curve_seed"] == (seed if size != "all" else 0))]["id"])
+                           & (subsets["seed"] == (seed if size != "all" else 0))]["id"])
                for size in ("10", "20", "all")]
         assert ids[0] < ids[1] < ids[2] == train_ids
     assert set(predictions.loc[predictions["split"] == "test", "id"]) == set(
