@@ -53,6 +53,10 @@ _TYPES = {
                          "'sensitivity')"),
     "target_sensitivity": (_is_number, "a number in (0, 1]"),
     "n_bootstrap": (_is_int, "an integer"),
+    "train_sizes": (lambda v: v is None or isinstance(v, str) or (
+        isinstance(v, list) and all(_is_int(x) or x == "all" for x in v)),
+        "a list of sizes such as [50, 100, \"all\"], a string \"50,100,all\" or null"),
+    "curve_seeds": (_is_int, "an integer"),
     "calibrate": (lambda v: v is None or isinstance(v, str),
                   "a string ('temperature', 'isotonic' or 'sigmoid') or null"),
     "ordinal": (lambda v: isinstance(v, bool) or _is_str_list(v),

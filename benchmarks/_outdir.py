@@ -32,10 +32,11 @@ _FORMAT = "xray-bench-output"
 #: Top-level names a run writes (how earlier versions' folders are recognised).
 RUN_OUTPUTS = ("parts", "models", "plots", "results.csv", "results.json", "results.md",
                "predictions.csv", "run.json", "splits.csv", "fingerprint.json",
-               "pairwise.csv", "report.html")
+               "pairwise.csv", "report.html", "learning_curve.csv",
+               "learning_curve_predictions.csv", "learning_curve_subsets.csv")
 #: File names a run writes inside its folders (adopting an earlier version's folder).
 _KNOWN_FILES = {
-    "parts": re.compile(r"[\w.-]+__fold\d+\.(json|csv|traceback\.txt)"),
+    "parts": re.compile(r"[\w.-]+__fold\d+(__[\w.-]+)?\.(json|csv|traceback\.txt)"),
     "plots": re.compile(r"[\w.-]+\.png"),
     "models": re.compile(r"(model\.json|model\.ubj|model\.keras|input\.json)"),
 }

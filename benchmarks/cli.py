@@ -62,6 +62,16 @@ def _data_option(text):
     return key.strip(), value
 
 
+def _train_sizes(text):
+    """Parse N,N,...,all into the sizes of a learning curve."""
+    from benchmarks.learning_curves import parse_train_sizes
+
+    try:
+        return parse_train_sizes(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def build_parser():
     """Return the argument parser of ``xray-bench``."""
     parser = argparse.ArgumentParser(
@@ -115,6 +125,15 @@ def build_parser():
                        help="the classes are ordered grades (order from this list, else "
                        "--classes, else natural sort): adds quadratic-weighted kappa, mean "
                        "absolute grade error and within-one-grade accuracy")
+    curve = run.add_argument_group("learning curve")
+    curve.add_argument("--train-sizes", type=_train_sizes, metavar="N,N,...,all",
+                       help="also refit every model on nested, stratified subsets of the "
+                       "training set of these sizes (e.g. 50,100,300,1000,all), scored on "
+                       "the same val/test sets; writes learning_curve.csv and "
+                       "plots/learning_curve.png")
+    curve.add_argument("--curve-seeds", type=int, metavar="K",
+                       help="subsets per size below 1000 images (default 3); larger "
+                       "sizes and 'all' are fitted once")
     report = commands.add_parser(
         "report", help="rebuild a run's report.html from its saved results",
         description="Remake results.csv/md, pairwise.csv, plots and report.html of a run "
@@ -211,7 +230,8 @@ def _run(args, command):
              "image_size": args.image_size, "seed": args.seed, "out": args.out,
              "n_jobs": args.n_jobs, "threshold_method": args.threshold,
              "target_sensitivity": args.target_sensitivity, "calibrate": args.calibrate,
-             "ordinal": args.ordinal}
+             "ordinal": args.ordinal, "train_sizes": args.train_sizes,
+             "curve_seeds": args.curve_seeds}
     settings.update({key: value for key, value in flags.items() if value is not None})
     for switch in ("save_models", "quiet", "fresh", "strict"):
         if getattr(args, switch):

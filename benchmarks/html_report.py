@@ -218,8 +218,10 @@ def _learning_section(out):
         return None
     parts = [_image(out, p, p.stem) for p in images]
     if curve is not None and {"model", "n_train"} <= set(curve.columns):
+        from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
         metrics = [c for c in curve.columns if c not in ("model", "n_train", "seed", "fold")
-                   and np.issubdtype(curve[c].dtype, np.number)]
+                   and is_numeric_dtype(curve[c]) and not is_bool_dtype(curve[c])]
         summary = curve.groupby(["model", "n_train"], sort=False)[metrics].mean().reset_index()
         parts.append(_table(["Model", "Training images"] + metrics + ([""] if not metrics else []),
                             [[html.escape(str(r["model"])), str(r["n_train"])]

@@ -20,6 +20,7 @@ from benchmarks._outdir import (check_not_inside_data, claim_output_folder, reco
                                 write_output)
 from benchmarks.store import ResultStore
 from xray_features._atomic import make_folders
+from benchmarks.splits import Split
 
 __all__ = ["BenchmarkConfig", "run_benchmark", "DEFAULT_MODELS", "RunTerminated"]
 
@@ -93,6 +94,15 @@ class BenchmarkConfig:
         class names; a sequence gives the order. Adds quadratic-weighted
         kappa, mean absolute grade error and within-one-grade accuracy, and
         puts confusion matrices in grade order.
+    train_sizes : str or sequence, optional
+        Learning curve: also refit every model on nested, stratified
+        (group-aware) subsets of each training set of these sizes, e.g.
+        ``"50,100,300,1000,all"`` (see :mod:`benchmarks.learning_curves`),
+        scored on the same validation and test sets; writes
+        ``learning_curve.csv`` and ``plots/learning_curve.png``.
+    curve_seeds : int
+        Subsets (and model seeds) per size below 1000 images; larger sizes
+        and ``"all"`` are fitted once.
 
     Examples
     --------
@@ -119,6 +129,8 @@ class BenchmarkConfig:
     n_bootstrap: int = 1000
     calibrate: object = None
     ordinal: object = False
+    train_sizes: object = None
+    curve_seeds: int = 3
 
     def validate(self):
         """Raise ``ValueError`` naming the first invalid setting; return self."""
@@ -165,6 +177,12 @@ class BenchmarkConfig:
                 isinstance(self.ordinal, (list, tuple)) and len(self.ordinal) >= 2)):
             raise ValueError("ordinal must be True/False or the class names in grade order "
                              f"(at least two); got {self.ordinal!r}.")
+        if self.train_sizes is not None:
+            from benchmarks.learning_curves import parse_train_sizes
+
+            parse_train_sizes(self.train_sizes)
+        if not _is_int(self.curve_seeds, 1):
+            raise ValueError(f"curve_seeds must be an integer >= 1; got {self.curve_seeds!r}.")
         if not isinstance(self.dataset_options, dict):
             raise ValueError(f"dataset_options must be a dict of load_dataset options; got "
                              f"{self.dataset_options!r}.")
@@ -221,10 +239,15 @@ def run_benchmark(config=None, *, command=None, **options):
     dataset, load_size = _load_dataset(config)
     timings["load_seconds"] = time.perf_counter() - started
     splits, leakage_report = _make_splits(dataset, config)
+    curve = _plan_curve(dataset, splits, config)
     store = ResultStore(out, _fingerprint(dataset, config), fresh=config.fresh)
-    parts = [(split, name) for split in splits for name in config.models]
-    done = {(name, split.fold): _is_done(store, name, split, config)
-            for split, name in parts}  # checks every part's parameters before any work
+    by_fold = {split.fold: split for split in splits}
+    parts = [(split, name, None) for split in splits for name in config.models]
+    parts += [(by_fold[point.fold], name, point)  # learning-curve points ("all" is above)
+              for point in curve if point.key for name in config.models]
+    done = {(name, split.fold, point.key if point else ""):
+            _is_done(store, name, split, config, point)
+            for split, name, point in parts}  # checks every part's parameters before any work
     write_splits(out, dataset, splits)
 
     def record(status):
@@ -235,10 +258,14 @@ def run_benchmark(config=None, *, command=None, **options):
     record("running")
     timings["parts"] = {}
     try:
-        for number, (split, name) in enumerate(parts, start=1):
+        for number, (split, name, point) in enumerate(parts, start=1):
             label = name if len(splits) == 1 else f"{name} (fold {split.fold})"
             key = f"{name}/fold{split.fold}"
-            if done[(name, split.fold)]:
+            part_key = point.key if point else ""
+            if point is not None:  # a learning-curve point: a subset of the training set
+                label, key = f"{label} [{part_key}]", f"{key}/{part_key}"
+                split = Split(split.fold, point.train, split.val, split.test)
+            if done[(name, split.fold, part_key)]:
                 _say(config, f"[{number}/{len(parts)}] {label}: done earlier, skipped")
                 timings["parts"][key] = "done earlier"
                 continue
@@ -246,12 +273,13 @@ def run_benchmark(config=None, *, command=None, **options):
                          f"{len(split.train)} images ...")
             part_started = time.perf_counter()
             row, predictions, history, trace, variants = _run_part(
-                name, dataset, split, config, store, load_size)
+                name, dataset, split, config, store, load_size, point)
             for variant_row, variant_predictions in variants:  # calibrated, saved first
                 store.save_part(variant_row["model"], split.fold, variant_row,
                                 variant_predictions, None, config.model_params.get(name, {}))
             store.save_part(name, split.fold, row, predictions, history,
-                            config.model_params.get(name, {}), traceback=trace)
+                            config.model_params.get(name, {}), traceback=trace,
+                            key=part_key)
             timings["parts"][key] = time.perf_counter() - part_started
             outcome = (f"failed: {row['error']}" if row["error"] else
                        f"F1 {row['f1']:.3f}, ROC AUC {row['roc_auc']:.3f}, "
@@ -259,6 +287,10 @@ def run_benchmark(config=None, *, command=None, **options):
             _say(config, f"[{number}/{len(parts)}] {label}: {outcome}")
         report_started = time.perf_counter()
         results = write_outputs(out, store, dataset, config)
+        if curve:
+            from benchmarks.curve_report import write_learning_curve
+
+            write_learning_curve(out, store, dataset, config, curve)
         timings["report_seconds"] = time.perf_counter() - report_started
     except KeyboardInterrupt as error:
         _record_if_possible(record, "terminated" if isinstance(error, RunTerminated)
@@ -320,6 +352,11 @@ def _resolve_config(config, options):
         models = tuple(available_models())
     config = dataclasses.replace(config, models=tuple(dict.fromkeys(models)))
     config.validate()
+    if config.train_sizes is not None:
+        from benchmarks.learning_curves import parse_train_sizes
+
+        config = dataclasses.replace(config,
+                                     train_sizes=parse_train_sizes(config.train_sizes))
     named = list(config.models) + list(config.model_params)
     unknown = sorted({name for name in named if name not in available_models()})
     if unknown:
@@ -395,6 +432,20 @@ def _make_splits(dataset, config):
     return splits, {"duplicates_train_test": duplicates, "n_splits": len(splits)}
 
 
+def _plan_curve(dataset, splits, config):
+    """The learning curve's points (none without ``train_sizes``); notes on
+    clamped sizes are printed."""
+    from benchmarks.learning_curves import plan_learning_curve
+
+    if config.train_sizes is None:
+        return []
+    points, notes = plan_learning_curve(dataset, splits, config.train_sizes,
+                                        curve_seeds=config.curve_seeds, seed=config.seed)
+    for note in dict.fromkeys(notes):
+        _say(config, f"note: {note}")
+    return points
+
+
 def _fingerprint(dataset, config):
     """What makes two runs' numbers comparable. The model list is not part
     of it (adding a model to a finished run only runs that model), and model
@@ -416,18 +467,19 @@ def _model_dir(store, name, split, config):
     return store.model_dir(name, split.fold if config.cv else None)
 
 
-def _is_done(store, name, split, config):
-    done = store.is_done(name, split.fold, config.model_params.get(name, {}))
-    if done and config.calibrate and len(split.val):  # a calibrated version is missing
+def _is_done(store, name, split, config, point=None):
+    key = point.key if point else ""
+    done = store.is_done(name, split.fold, config.model_params.get(name, {}), key=key)
+    if done and config.calibrate and len(split.val) and not key:  # calibrated version missing
         done = store.is_done(f"{name}+{config.calibrate}", split.fold,
                              config.model_params.get(name, {}))
-    if done and config.save_models:  # asked to keep models it did not keep before
+    if done and config.save_models and not key:  # asked to keep models it did not keep before
         directory = _model_dir(store, name, split, config)
         return all((directory / file).is_file() for file in ("model.json", "input.json"))
     return done
 
 
-def _build_model(name, config):
+def _build_model(name, config, seed_offset=0):
     from classifiers import get_model
 
     params = dict(config.model_params.get(name, {}))
@@ -439,7 +491,7 @@ def _build_model(name, config):
         raise ValueError(f"model {name!r} has no parameter(s) {', '.join(unknown)}; its "
                          f"parameters are: {', '.join(known)}.") from None
     available = model.get_params(deep=False)
-    defaults = {"random_state": config.seed}
+    defaults = {"random_state": config.seed + seed_offset}
     if config.image_size is not None:
         defaults["image_size"] = config.image_size
     if "verbose" in available:
@@ -449,15 +501,19 @@ def _build_model(name, config):
     return model
 
 
-def _run_part(name, dataset, split, config, store, load_size):
-    """Fit one model on one split; return (row, predictions, history, traceback,
-    variants), ``variants`` the calibrated version's (row, predictions), if any."""
+def _run_part(name, dataset, split, config, store, load_size, point=None):
+    """Fit one model on one split (or on a learning-curve ``point``'s
+    subset, already in ``split.train``, with the model seed offset by its
+    curve seed); return (row, predictions, history, traceback, variants),
+    ``variants`` the calibrated version's (row, predictions), if any."""
     from benchmarks.report import prediction_frame, score_part
 
     row = {"model": name, "fold": split.fold, "n_train": len(split.train),
            "n_val": len(split.val), "n_test": len(split.test), "error": ""}
+    if point is not None:
+        row.update(train_size=point.train_size, seed=point.curve_seed)
     try:
-        model = _build_model(name, config)
+        model = _build_model(name, config, point.curve_seed if point else 0)
         images, labels = dataset.images, dataset.labels
         validation = ((images[split.val], labels[split.val]) if len(split.val) else None)
         # Progress of the models (Keras prints to stdout) goes to stderr with
@@ -474,14 +530,18 @@ def _run_part(name, dataset, split, config, store, load_size):
         row["images_per_second"] = len(split.test) / max(row["predict_seconds"], 1e-9)
         row.update(score_part(dataset, split, proba_test, proba_val, config))
         predictions = prediction_frame(name, dataset, split, proba_test, proba_val)
+        if point is not None:
+            predictions = predictions.assign(train_size=point.train_size,
+                                             n_train=len(split.train),
+                                             seed=point.curve_seed)
         history = getattr(model, "history_", None) or None
-        if config.save_models:
+        if config.save_models and point is None:
             _save_model(model, _model_dir(store, name, split, config), dataset, load_size,
                         store.directory)
         from benchmarks._calibrated import calibrated_part
 
         variants = [calibrated_part(row, dataset, split, proba_test, proba_val, config)
-                    ] if config.calibrate else []
+                    ] if config.calibrate and point is None else []
         return row, predictions, history, None, variants
     except Exception as error:  # one model's failure must not end the run
         row["error"] = f"{type(error).__name__}: {error}".replace("\n", " ")

@@ -8,6 +8,8 @@ Layout::
     OUT/parts/<model>__fold<k>.json         one finished (model, fold): metrics row, history
     OUT/parts/<model>__fold<k>.csv          that part's per-image predictions
     OUT/parts/<model>__fold<k>.traceback.txt  why that part failed (failed parts only)
+    OUT/parts/<model>__fold<k>__<key>.*     a further part of that (model, fold), such as
+                                            a learning-curve point (key ``n50-seed1``)
     OUT/models/<model>[-fold<k>]/           fitted models (with --save-models)
     OUT/.xray-bench-manifest.json           every file and folder runs wrote here
 
@@ -108,9 +110,9 @@ def _as_json(value):
     return json.loads(json.dumps(value, default=json_default, sort_keys=True))
 
 
-def _part_stem(model, fold):
+def _part_stem(model, fold, key=""):
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model)
-    return f"{safe}__fold{fold}"
+    return f"{safe}__fold{fold}" + (f"__{key}" if key else "")
 
 
 class ResultStore:
@@ -172,22 +174,22 @@ class ResultStore:
     def _write(self, relative, data):
         return write_output(self.directory, relative, data)
 
-    def _record(self, model, fold):
-        path = self.parts / f"{_part_stem(model, fold)}.json"
+    def _record(self, model, fold, key=""):
+        path = self.parts / f"{_part_stem(model, fold, key)}.json"
         if not path.exists():
             return None
         return read_json(path, "record of a finished part")
 
-    def is_done(self, model, fold, params=None):
-        """Whether the part (model, fold) finished without error (a part
-        that failed is tried again by the next run, with any parameters).
+    def is_done(self, model, fold, params=None, *, key=""):
+        """Whether the part (model, fold[, key]) finished without error (a
+        part that failed is tried again by the next run, with any parameters).
 
         Raises
         ------
         RunConfigMismatch
             If the part finished with other model parameters than ``params``.
         """
-        record = self._record(model, fold)
+        record = self._record(model, fold, key)
         if record is None or record["row"].get("error"):
             return False
         params = _as_json(params or {})
@@ -199,7 +201,7 @@ class ResultStore:
         return True
 
     def save_part(self, model, fold, row, predictions=None, history=None, params=None,
-                  traceback=None):
+                  traceback=None, *, key=""):
         """Save one finished part; the JSON record is written last.
 
         Parameters
@@ -216,8 +218,13 @@ class ResultStore:
             The model parameters given for this run (checked on resume).
         traceback : str, optional
             The traceback of a failed part, kept beside its record.
+        key : str, optional
+            Names a further part of (model, fold), e.g. a learning-curve
+            point ``"n50-seed1"`` (letters, digits, ``-``, ``_``, ``.``).
         """
-        stem = _part_stem(model, fold)
+        if key and not all(c.isalnum() or c in "-_." for c in key):
+            raise ValueError(f"key may hold letters, digits, '-', '_' and '.'; got {key!r}.")
+        stem = _part_stem(model, fold, key)
         csv, trace = self.parts / f"{stem}.csv", self.parts / f"{stem}.traceback.txt"
         if predictions is not None:
             self._write(f"parts/{stem}.csv", frame_to_csv(predictions))
@@ -229,11 +236,15 @@ class ResultStore:
             trace.unlink(missing_ok=True)
         record = {"model": model, "fold": fold, "params": _as_json(params or {}),
                   "row": row, "history": history}
+        if key:
+            record["key"] = key
         self._write(f"parts/{stem}.json", json.dumps(record, default=json_default, indent=1))
 
-    def load_parts(self):
-        """Return the saved records (dicts) and the concatenated predictions."""
-        return read_parts(self.parts)
+    def load_parts(self, *, keyed=False):
+        """Return the saved records (dicts) and the concatenated predictions
+        of the (model, fold) parts, or with ``keyed=True`` of the further
+        parts saved with a ``key``."""
+        return read_parts(self.parts, keyed=keyed)
 
     def model_dir(self, model, fold=None):
         """Where the fitted model of (model, fold) is saved: ``models/<model>``
@@ -242,10 +253,11 @@ class ResultStore:
         return self.directory / "models" / (stem if fold is None else f"{stem}-fold{fold}")
 
 
-def read_parts(parts):
+def read_parts(parts, *, keyed=False):
     """The saved records (dicts) and concatenated predictions in a ``parts``
     folder, read without opening a store (nothing is written), so a report
-    can be rebuilt while a run is still going.
+    can be rebuilt while a run is still going. ``keyed=True`` reads the
+    further parts saved with a ``key`` (learning-curve points) instead.
 
     Examples
     --------
@@ -259,6 +271,8 @@ def read_parts(parts):
     records, frames = [], []
     for path in sorted(Path(parts).glob("*.json")):
         record = read_json(path, "record of a finished part")
+        if bool(record.get("key")) != keyed:
+            continue
         records.append(record)
         csv = path.with_suffix(".csv")
         if csv.exists() and not record["row"].get("error"):
