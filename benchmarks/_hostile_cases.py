@@ -304,10 +304,13 @@ def _out_inside_data(folder, corpus):
             os.path.join(folder, "data", "out")]
 
     def check(case_folder):
-        with open(os.path.join(case_folder, "data", "out", "run.json"), encoding="utf-8") as f:
+        record = os.path.join(case_folder, "data", "out", "run.json")
+        if not os.path.exists(record):  # refused before any work
+            return None
+        with open(record, encoding="utf-8") as f:
             classes = json.load(f)["dataset"]["summary"]["class_names"]
         return f"trained on its own output as a class ({classes})" if "out" in classes else None
-    return {"setup": [argv], "argv": argv + ["--fresh"], "out": "data/out", "check": check}
+    return {"argv": argv + ["--fresh"], "out": "data/out", "check": check}
 
 
 def _formula_rows(images, corpus):
@@ -414,7 +417,8 @@ CASES = [
     # ---- output side
     Case("--out holds the user's files", "output", _foreign_out(), "error", None),
     Case("--fresh on the user's folder", "output", _foreign_out("--fresh"), "error", None),
-    Case("--out inside --data, --fresh", "output", _out_inside_data, "any"),
+    Case("--out inside --data, --fresh", "output", _out_inside_data, "error",
+         "inside the data folder"),
     Case("links planted in out/plots", "output", _planted_links, "any"),
     Case("predict --output over a user file", "output", _predict_overwrite, "error", None),
     Case('config "fresh": "no"', "output", _config({"fresh": "no"}), "error", "fresh"),
