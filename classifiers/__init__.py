@@ -13,12 +13,14 @@ import lazy_loader as _lazy
 __getattr__, __dir__, __all__ = _lazy.attach(
     __name__,
     submodules=["base", "xgb", "keras_models", "transfer", "training",
-                "persistence", "registry"],
+                "persistence", "registry", "backends", "backbone_weights", "pretrain"],
     submod_attrs={
         "base": ["ImageClassifierMixin", "infer_task"],
         "xgb": ["FeatureXGBClassifier"],
         "keras_models": ["CNNClassifier"],
         "transfer": ["TransferClassifier", "BACKBONES"],
+        "pretrain": ["pretrain_rotation"],
+        "backends": ["use_backend", "describe_backend"],
         "persistence": ["load_model", "ModelLoadError"],
         "registry": ["get_model", "available_models", "model_defaults", "describe_models"],
     },

@@ -127,8 +127,10 @@ class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,
         sample_weight = self._sample_weight(y_encoded)
         n_outputs = 1 if self.task_ == "binary" else len(self.classes_)
         activation = "softmax" if self.task_ == "multiclass" else "sigmoid"
-        with training.seeded_build(seed), \
-                training.mixed_precision_scope(self.mixed_precision):
+        from classifiers.backends import resolve_mixed_precision
+
+        with training.seeded_build(seed), training.mixed_precision_scope(
+                resolve_mixed_precision(self.mixed_precision)):
             model = self._build_model(x.shape[1:], n_outputs, activation, seed)
         self.model_ = model
         self.history_ = self._train(
@@ -191,8 +193,10 @@ class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,
         if self.verbose not in (0, 1, 2) or isinstance(self.verbose, bool):
             raise ValueError(f"verbose must be 0 (silent), 1 (progress bar) or "
                              f"2 (one line per epoch); got {self.verbose!r}.")
-        if not isinstance(self.mixed_precision, (bool, np.bool_)):
-            raise TypeError(f"mixed_precision must be True or False; got "
+        if not (isinstance(self.mixed_precision, (bool, np.bool_))
+                or (isinstance(self.mixed_precision, str)
+                    and self.mixed_precision == "auto")):
+            raise TypeError(f"mixed_precision must be True, False or 'auto'; got "
                             f"{self.mixed_precision!r}.")
         if self.random_state is not None:
             _check_int(self.random_state, "random_state", minimum=0)
@@ -319,9 +323,12 @@ class CNNClassifier(KerasImageClassifier):
     augment : bool or dict
         On-the-fly augmentation; True for the defaults, a dict to change
         them (:data:`classifiers.training.DEFAULT_AUGMENTATION`).
-    class_weight : None, "balanced" or dict
+    class_weight : "balanced", None or dict
         Weights per class label (e.g. ``{0: 1, 1: 5}``), given to the loss
-        as per-sample weights.
+        as per-sample weights. The default ``"balanced"`` weighs each class
+        by n / (n_classes * its count), so that on imbalanced data (e.g. 13%
+        positives) the network does not settle on the majority class at a
+        0.5 threshold; None weighs every image alike.
     early_stopping_patience : int or None
         Epochs without validation-loss improvement before stopping; the best
         weights are restored. None disables early stopping.
@@ -335,9 +342,10 @@ class CNNClassifier(KerasImageClassifier):
         training loss.
     verbose : {0, 1, 2}
         0 silent, 1 a progress bar, 2 one line per epoch.
-    mixed_precision : bool
+    mixed_precision : bool or "auto"
         Build the layers with the ``"mixed_float16"`` policy (faster on
-        recent GPUs, slower on CPUs); the output stays float32.
+        recent GPUs, slower on CPUs); the output stays float32. ``"auto"``
+        (default) switches it on when the Keras backend sees a GPU.
     random_state : int or None
         Seeds weights, augmentation, dropout, batch order and the validation
         split; the same value repeats a run (see
@@ -368,10 +376,10 @@ class CNNClassifier(KerasImageClassifier):
 
     def __init__(self, architecture="small", *, image_size=64, filters=None,
                  dense_units=None, dropout=None, learning_rate=None,
-                 epochs=30, batch_size=32, augment=True, class_weight=None,
+                 epochs=30, batch_size=32, augment=True, class_weight="balanced",
                  early_stopping_patience=5, reduce_lr_patience=3,
                  target_val_loss=None, validation_split=0.15, verbose=0,
-                 mixed_precision=False, random_state=0):
+                 mixed_precision="auto", random_state=0):
         self.architecture = architecture
         self.image_size = image_size
         self.filters = filters
