@@ -21,6 +21,8 @@ commands:
            --data is absent) and write results, predictions and plots
   predict  apply a saved model to image files (PNG/JPEG/TIFF/DICOM)
   models   list the available models and their default parameters
+  pretrain pretrain a transfer backbone on unlabelled training images
+           (rotation prediction) for `run --set MODEL.weights=DIR`
 """
 
 
@@ -136,7 +138,55 @@ def build_parser():
 
     commands.add_parser("models", help="list available models and their defaults",
                         description="List every registered model with its defaults.")
+    _add_backend_and_pretrain(commands, run, predict)
     return parser
+
+
+# --- Keras backend choice and self-supervised pretraining ----------------------
+def _add_backend_and_pretrain(commands, *keras_commands):
+    """``--backend`` on every command that may load Keras, and ``pretrain``."""
+    from classifiers.backends import BACKENDS
+
+    def backend_option(command):
+        command.add_argument("--backend", choices=sorted(BACKENDS),
+                             help="Keras backend (sets KERAS_BACKEND before Keras loads; "
+                             "default: the KERAS_BACKEND environment variable, else "
+                             "tensorflow)")
+
+    pretrain = commands.add_parser(
+        "pretrain", help="pretrain a backbone on unlabelled training images",
+        description="Self-supervised pretraining by rotation prediction (Gidaris et al. "
+                    "2018) on the pixels of the training split only (no labels, no "
+                    "validation or test images). Writes backbone weights that "
+                    "`run --set MODEL.weights=DIR` starts from.")
+    pretrain.add_argument("--data", help="the dataset, as for `run` (default: phantoms)")
+    pretrain.add_argument("--data-option", dest="data_options", type=_data_option,
+                          action="append", default=[], metavar="KEY=VALUE",
+                          help="another load_dataset option (repeatable)")
+    pretrain.add_argument("--backbone", default="mobilenetv2",
+                          help="transfer backbone to pretrain (default mobilenetv2)")
+    pretrain.add_argument("--out", required=True, metavar="DIR",
+                          help="new or empty directory for the weights")
+    pretrain.add_argument("--image-size", type=int, default=64, metavar="N",
+                          help="square side (default 64)")
+    pretrain.add_argument("--epochs", type=int, default=10, help="maximum epochs (default 10)")
+    pretrain.add_argument("--batch-size", type=int, default=32,
+                          help="images per batch, each in 4 rotations (default 32)")
+    pretrain.add_argument("--learning-rate", type=float, default=1e-3)
+    pretrain.add_argument("--seed", type=int, default=0,
+                          help="seeds the weights, and the hold-out split of data without "
+                          "a split of its own (use the seed of the later `run`)")
+    pretrain.add_argument("--quiet", action="store_true", help="no progress output")
+    for command in (*keras_commands, pretrain):
+        backend_option(command)
+    commands.metavar = "{run,predict,models,pretrain}"
+
+
+def _pretrain(args, command):
+    from benchmarks.pretrain_command import run_pretrain
+
+    return run_pretrain(args)
+# -------------------------------------------------------------------------------
 
 
 def _run(args, command):
@@ -244,7 +294,7 @@ def _models(args, command):
     return 0
 
 
-_COMMANDS = {"run": _run, "predict": _predict, "models": _models}
+_COMMANDS = {"run": _run, "predict": _predict, "models": _models, "pretrain": _pretrain}
 
 
 def main(argv=None):
@@ -267,6 +317,9 @@ def main(argv=None):
     # the user is kept.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
+        from classifiers.backends import use_backend
+
+        use_backend(getattr(args, "backend", None))
         return _COMMANDS[args.command](args, ["xray-bench"] + argv)
     except (ValueError, TypeError, OSError) as error:
         message = " ".join(str(error).split())

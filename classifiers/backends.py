@@ -13,7 +13,7 @@ import os
 import platform
 import sys
 
-__all__ = ["BACKENDS", "describe_backend", "gpu_names", "resolve_mixed_precision",
+__all__ = ["BACKENDS", "backend_record", "describe_backend", "gpu_names", "resolve_mixed_precision",
            "use_backend"]
 
 #: Backend name -> (the Python module it needs, how to install it).
@@ -183,3 +183,32 @@ def resolve_mixed_precision(value):
         if not isinstance(value, np.bool_):
             raise TypeError(f"mixed_precision must be True, False or 'auto'; got {value!r}.")
     return bool(value)
+
+
+def backend_record(model_names):
+    """What ``run.json`` records about the backend for a run of these models.
+
+    Parameters
+    ----------
+    model_names : sequence of str
+        Registry names of the run's models.
+
+    Returns
+    -------
+    record : dict
+        :func:`describe_backend` when a Keras model is among them (Keras and
+        the backend are then imported); otherwise the CPU and no backend,
+        without importing Keras.
+
+    Examples
+    --------
+    >>> backend_record(["hog-xgb"])["keras_backend"] is None
+    True
+    """
+    from classifiers.registry import describe_models
+
+    kinds = {entry["name"]: entry["kind"] for entry in describe_models()}
+    if any(kinds.get(name, "").startswith("keras") for name in model_names):
+        return describe_backend()
+    return {"keras_backend": None, "device": "CPU", "device_name": _cpu_name(),
+            "note": "no Keras model in this run"}
