@@ -62,7 +62,7 @@ def main(argv=None):
 
     dataset = load_dataset(args.data)
     parts = {}
-    for split, n in (("train", args.n_train), ("val", 115), ("test", 270)):
+    for split, n in (("train", args.n_train), ("val", 115), ("test", 250)):
         part = dataset.subset(dataset.split == split)
         part = part.subset(imbalanced_indices(part.labels, n, args.share, args.seed))
         parts[split] = part.load_images(size=args.size)

@@ -88,8 +88,8 @@ def main(argv=None):
     history = record["history"]
     print(f"pretraining: {record['epochs_run']} epoch(s) on {record['n_images']} films "
           f"x 4 rotations in {seconds:.0f} s ({seconds / record['epochs_run']:.0f} s/epoch); "
-          f"rotation accuracy train {history['accuracy'][-1]:.3f}, val "
-          f"{history.get('val_accuracy', [float('nan')])[-1]:.3f} (chance 0.25)", flush=True)
+          f"rotation accuracy train {history['accuracy'][-1]:.3f}, held-out "
+          f"{record['val_accuracy']:.3f} (chance 0.25)", flush=True)
 
     common = dict(image_size=args.size, batch_size=32, validation_split=0,
                   early_stopping_patience=None, reduce_lr_patience=None)

@@ -78,9 +78,9 @@ def run_pretrain(args):
                                random_state=args.seed, verbose=0 if args.quiet else 2)
     if not args.quiet:
         history = record["history"]
-        val = history.get("val_accuracy")
+        val = record["val_accuracy"]
         print(f"rotation accuracy {history['accuracy'][-1]:.3f} (training)"
-              + (f", {val[-1]:.3f} (validation)" if val else "")
+              + (f", {val:.3f} (held out)" if val is not None else "")
               + f" after {record['epochs_run']} epoch(s), chance 0.25; "
               f"{time.perf_counter() - started:.0f} s")
         print(f"backbone weights in {args.out}/; use them with "

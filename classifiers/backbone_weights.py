@@ -26,12 +26,17 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PRETRAIN_FORMAT", "WeightsSource", "build_backbone", "resolve_weights"]
+import numpy as np
+
+__all__ = ["PRETRAIN_FORMAT", "WeightsSource", "build_backbone", "recalibrate_batch_norm",
+           "resolve_weights"]
 
 #: Format marker of a directory written by :func:`classifiers.pretrain.pretrain_rotation`.
 PRETRAIN_FORMAT = "xray-bench-backbone"
 _WEIGHT_SUFFIXES = (".weights.h5", ".h5", ".hdf5", ".keras")
 _TRANSFER_CLASS = "classifiers.transfer.TransferClassifier"
+#: Batch-normalisation momentum of a backbone trained from random weights.
+SCRATCH_BN_MOMENTUM = 0.9
 
 
 @dataclass(frozen=True)
@@ -178,7 +183,16 @@ def build_backbone(application, source, input_shape, *, name):
 
     constructor = getattr(keras.applications, application)
     if source.kind == "scratch":
-        return constructor(include_top=False, weights=None, input_shape=input_shape)
+        backbone = constructor(include_top=False, weights=None, input_shape=input_shape)
+        # The applications' batch normalisation keeps moving statistics with
+        # momentum 0.99-0.999, tuned for ImageNet's million-step schedules:
+        # after the few hundred steps of a small X-ray set they are still near
+        # their initial values and inference-mode outputs are all but
+        # constant. Momentum 0.9 lets them follow within a few dozen steps.
+        for layer in backbone.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.momentum = SCRATCH_BN_MOMENTUM
+        return backbone
     if source.kind == "imagenet":
         try:
             return constructor(include_top=False, weights="imagenet", input_shape=input_shape)
@@ -246,3 +260,56 @@ def _mismatch(source, name, application, problem):
             f"e.g. a model saved by the toolkit with backbone={name!r}, or "
             f"keras.applications.{application}(include_top=False, weights=None)"
             ".save_weights('backbone.weights.h5').")
+
+
+def recalibrate_batch_norm(backbone, images, *, preprocess, batch_size, max_images=2048,
+                           seed=0):
+    """Set every batch-norm layer's moving statistics to their training-set average.
+
+    A backbone trained from random weights on a small set ends training with
+    moving averages that lag the fast-changing weights: inference-mode
+    outputs then barely depend on the input. One pass over (up to
+    ``max_images``) training images in training mode, with each layer's
+    momentum set so that its moving statistics become the plain average over
+    the batches, fixes this ("precise BN", Wu & Johnson 2021,
+    arXiv:2105.07576). Weights other than the moving statistics do not change.
+
+    Parameters
+    ----------
+    backbone : keras.Model
+    images : (N, H, W, 1) float32 ndarray
+        Model inputs (before ``preprocess``), without augmentation.
+    preprocess : callable
+        The model's input preprocessing (its ``"preprocess"`` layer).
+    batch_size : int
+    max_images : int
+    seed : int
+        Seeds which images are used when there are more than ``max_images``.
+    """
+    import keras
+
+    layers = [layer for layer in _all_layers(backbone)
+              if isinstance(layer, keras.layers.BatchNormalization)]
+    if not layers:
+        return
+    order = np.random.default_rng(seed).permutation(len(images))[:max_images]
+    momenta = [layer.momentum for layer in layers]
+    try:
+        for step, start in enumerate(range(0, len(order), batch_size), start=1):
+            for layer in layers:
+                layer.momentum = 1.0 - 1.0 / step  # running mean over the batches
+            backbone(preprocess(images[np.sort(order[start:start + batch_size])]),
+                     training=True)
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
+
+
+def _all_layers(model):
+    import keras
+
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _all_layers(layer)
+        else:
+            yield layer

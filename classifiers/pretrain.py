@@ -38,8 +38,11 @@ def pretrain_rotation(images, out, *, backbone="mobilenetv2", image_size=64, epo
     Each mini-batch holds ``batch_size`` images in all four rotations; the
     network (the backbone from random weights, global average pooling and a
     4-way softmax) learns which rotation it sees. A ``validation_split``
-    fraction of the images (all four rotations of each) is held out for early
-    stopping, which restores the best epoch's weights.
+    fraction of the images (all four rotations of each) is held out to
+    measure the rotation accuracy at the end. Early stopping watches the
+    training loss; batch-norm statistics are recalibrated on the training
+    images after the last epoch (see
+    :func:`classifiers.backbone_weights.recalibrate_batch_norm`).
 
     Parameters
     ----------
@@ -58,7 +61,7 @@ def pretrain_rotation(images, out, *, backbone="mobilenetv2", image_size=64, epo
     learning_rate : float
         Adam learning rate.
     validation_split : float
-        In [0, 1); 0 monitors the training loss.
+        In [0, 1); 0 measures no held-out accuracy.
     early_stopping_patience : int or None
     random_state : int
         Seeds the weights, the validation split and the batch order.
@@ -68,8 +71,9 @@ def pretrain_rotation(images, out, *, backbone="mobilenetv2", image_size=64, epo
     -------
     record : dict
         What ``pretrain.json`` holds: ``backbone``, ``image_size``,
-        ``n_images``, ``epochs_run``, ``history`` (per-epoch loss and
-        accuracy; chance is 0.25), ``weights_file`` ...
+        ``n_images``, ``epochs_run``, ``history`` (per-epoch training loss
+        and accuracy), ``val_accuracy`` (held-out rotation accuracy; chance
+        is 0.25), ``weights_file`` ...
 
     Raises
     ------
@@ -88,7 +92,8 @@ def pretrain_rotation(images, out, *, backbone="mobilenetv2", image_size=64, epo
     ('mobilenetv2', 1, 8)
     """
     from classifiers import training
-    from classifiers.backbone_weights import PRETRAIN_FORMAT, WeightsSource, build_backbone
+    from classifiers.backbone_weights import (PRETRAIN_FORMAT, WeightsSource, build_backbone,
+                                              recalibrate_batch_norm)
     from classifiers.keras_models import _check_int, _check_number
     from classifiers.persistence import library_versions
     from classifiers.transfer import BACKBONES
@@ -132,16 +137,25 @@ def pretrain_rotation(images, out, *, backbone="mobilenetv2", image_size=64, epo
         model = keras.Model(inputs, outputs, name=f"rotation_{backbone}")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    validation = feeder(x_val, batch_size=batch_size, seed=seed) if n_val else None
-    monitor = "val_loss" if n_val else "loss"
+    # Early stopping watches the training loss: inference-mode (validation)
+    # outputs of a backbone trained from scratch are only meaningful once its
+    # batch-norm statistics are recalibrated, which is done once, at the end.
     callbacks = []
     if early_stopping_patience is not None:
         callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=monitor, patience=early_stopping_patience, restore_best_weights=True))
-    result = model.fit(feeder(x_train, batch_size=batch_size, seed=seed),
-                       validation_data=validation, epochs=epochs, callbacks=callbacks,
+            monitor="loss", patience=early_stopping_patience, restore_best_weights=True))
+    train_batches = feeder(x_train, batch_size=batch_size, seed=seed)
+    result = model.fit(train_batches, epochs=epochs, callbacks=callbacks,
                        verbose=verbose, shuffle=False)
     history = {key: [float(v) for v in values] for key, values in result.history.items()}
+    rotated = np.concatenate([train_batches[i][0] for i in range(len(train_batches))])
+    recalibrate_batch_norm(net, rotated, preprocess=model.get_layer("preprocess"),
+                           batch_size=4 * batch_size, seed=seed)
+    val_accuracy = None
+    if n_val:
+        scores = model.evaluate(feeder(x_val, batch_size=batch_size, seed=seed),
+                                verbose=0, return_dict=True)
+        val_accuracy = float(scores["accuracy"])
     net.save_weights(out / _WEIGHTS_FILE)
     record = {
         "format": PRETRAIN_FORMAT, "version": 1, "method": "rotation",
@@ -150,6 +164,7 @@ def pretrain_rotation(images, out, *, backbone="mobilenetv2", image_size=64, epo
         "image_size": [side, side], "input": "(N, h, w, 1) float32 on [0, 255]",
         "n_images": int(len(x)), "n_validation_images": int(n_val),
         "epochs_run": len(history.get("loss", ())), "learning_rate": float(learning_rate),
+        "val_accuracy": val_accuracy,
         "batch_size": int(batch_size), "random_state": random_state,
         "keras_backend": keras.backend.backend(), "versions": library_versions(),
         "history": history,

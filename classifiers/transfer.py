@@ -256,11 +256,17 @@ mixed_precision, random_state
                       batch_size=self.batch_size, verbose=self.verbose,
                       seed=seed)
         if not self._weights_source().pretrained:
+            from classifiers.backbone_weights import recalibrate_batch_norm
+
             training.compile_for_task(model, self.task_, n_outputs=n_outputs,
                                       learning_rate=self.learning_rate)
-            return training.fit_model(
+            history = training.fit_model(
                 model, x, y, epochs=self.epochs_frozen + self.epochs_finetune,
                 callbacks=self._callbacks(validation is not None), **common)
+            recalibrate_batch_norm(_backbone_of(model), x,
+                                   preprocess=model.get_layer("preprocess"),
+                                   batch_size=self.batch_size, seed=seed)
+            return history
         history, reached_target = {}, False
         if self.epochs_frozen:
             training.compile_for_task(model, self.task_, n_outputs=n_outputs,

@@ -33,7 +33,7 @@ def test_pretrained_backbone_is_accepted_by_the_classifier(eager, tmp_path):
     assert saved["backbone"] == record["backbone"] == "mobilenetv2"
     assert saved["n_images"] == 10 and saved["n_validation_images"] == 2
     assert len(saved["history"]["loss"]) == saved["epochs_run"] == 2
-    assert "val_accuracy" in saved["history"]
+    assert 0 <= saved["val_accuracy"] <= 1
 
     y = np.arange(10) % 2
     model = TransferClassifier(weights=str(tmp_path / "rot"), image_size=32,
@@ -88,11 +88,12 @@ def test_pretrain_command_writes_weights_for_run(tmp_path, capsys):
     from benchmarks.cli import main
 
     out = tmp_path / "weights"
-    code = main(["pretrain", "--data-option", "n_images=16", "--data-option", "image_size=40",
+    code = main(["pretrain", "--data", "phantoms:fracture", "--data-option", "n_images=24",
+                 "--data-option", "image_size=40",
                  "--image-size", "32", "--epochs", "1", "--batch-size", "4", "--out", str(out)])
     assert code == 0
     printed = capsys.readouterr().out
     assert f"--set mobilenetv2.weights={out}" in printed
     record = json.loads((out / "pretrain.json").read_text())
     # Phantoms have no split of their own: the seed-0 hold-out's training side.
-    assert 0 < record["n_images"] < 16
+    assert 0 < record["n_images"] < 24

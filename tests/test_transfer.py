@@ -149,7 +149,8 @@ def test_save_load_gives_identical_predictions(eager, data, tmp_path):
     model.save(tmp_path / "model")
     loaded = load_model(tmp_path / "model")
     assert type(loaded) is TransferClassifier and loaded.backbone == "mobilenetv2"
-    np.testing.assert_array_equal(loaded.predict_proba(images), expected)
+    # Reloaded graphs may fuse kernels differently: equal to float32 rounding.
+    np.testing.assert_allclose(loaded.predict_proba(images), expected, rtol=0, atol=1e-6)
     sidecar = (tmp_path / "model" / "model.json").read_text()
     assert "keras.applications.mobilenet_v2.preprocess_input" in sidecar
 
