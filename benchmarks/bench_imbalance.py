@@ -53,6 +53,8 @@ def main(argv=None):
     parser.add_argument("--share", type=float, default=0.13, help="positive share")
     parser.add_argument("--n-train", type=int, default=700)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--weightings", default="none,balanced",
+                        help="class weightings to compare (none, balanced)")
     args = parser.parse_args(argv)
 
     from sklearn.metrics import f1_score, roc_auc_score
@@ -72,7 +74,7 @@ def main(argv=None):
     print("| model | class_weight | test AUC | F1 at 0.5 | predicted positive | epochs | fit s |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for name in args.models.split(","):
-        for weighting in (None, "balanced"):
+        for weighting in [None if w == "none" else w for w in args.weightings.split(",")]:
             model = get_model(name, image_size=args.size, class_weight=weighting,
                               random_state=args.seed)
             tic = time.perf_counter()

@@ -277,10 +277,14 @@ def recalibrate_batch_norm(backbone, images, *, preprocess, batch_size, max_imag
     Parameters
     ----------
     backbone : keras.Model
+        Its batch-norm layers, nested models' included, are recalibrated;
+        without any, nothing happens.
     images : (N, H, W, 1) float32 ndarray
         Model inputs (before ``preprocess``), without augmentation.
-    preprocess : callable
-        The model's input preprocessing (its ``"preprocess"`` layer).
+    preprocess : callable or None
+        The model's input preprocessing (its ``"preprocess"`` layer), or
+        None to call ``backbone`` on ``images`` themselves (a whole model:
+        its augmentation and dropout layers then act as in training).
     batch_size : int
     max_images : int
     seed : int
@@ -298,8 +302,8 @@ def recalibrate_batch_norm(backbone, images, *, preprocess, batch_size, max_imag
         for step, start in enumerate(range(0, len(order), batch_size), start=1):
             for layer in layers:
                 layer.momentum = 1.0 - 1.0 / step  # running mean over the batches
-            backbone(preprocess(images[np.sort(order[start:start + batch_size])]),
-                     training=True)
+            batch = images[np.sort(order[start:start + batch_size])]
+            backbone(batch if preprocess is None else preprocess(batch), training=True)
     finally:
         for layer, momentum in zip(layers, momenta):
             layer.momentum = momentum

@@ -147,11 +147,18 @@ class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,
 
         training.compile_for_task(model, self.task_, n_outputs=n_outputs,
                                   learning_rate=self._learning_rate())
+        from classifiers.backbone_weights import recalibrate_batch_norm
+
         callbacks = self._callbacks(validation is not None)
-        return training.fit_model(
+        history = training.fit_model(
             model, x, y, sample_weight=sample_weight, validation=validation,
             epochs=self.epochs, batch_size=self.batch_size,
             callbacks=callbacks, verbose=self.verbose, seed=seed)
+        # Without this, a few hundred steps leave batch-norm moving statistics
+        # stale and inference outputs nearly constant (no-op without BN).
+        recalibrate_batch_norm(model, x, preprocess=None, batch_size=self.batch_size,
+                               seed=seed)
+        return history
 
     def _callbacks(self, has_validation):
         from classifiers import training
@@ -450,7 +457,9 @@ class CNNClassifier(KerasImageClassifier):
                                   activation=None if deep else "relu",
                                   name=name)(x)
                 if deep:
-                    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+                    # Momentum 0.9 (Keras: 0.99) so that the moving statistics
+                    # follow the weights within the short schedules used here.
+                    x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
                     x = layers.Activation("relu", name=f"{name}_relu")(x)
             x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
         if deep:
