@@ -301,8 +301,10 @@ class CNNClassifier(KerasImageClassifier):
     ``"small"``: ``len(filters)`` blocks of 3x3 convolution + ReLU + 2x2 max
     pooling (16 then 32 filters by default), flatten, a dense ReLU layer,
     dropout, output. ``"deep"``: four blocks of two 3x3 convolutions with
-    batch normalisation and ReLU, then max pooling (16-128 filters), global
-    average pooling, dropout, a dense ReLU layer, dropout, output.
+    batch normalisation (momentum 0.9; moving statistics recalibrated on the
+    training images after fitting) and ReLU, then max pooling (16-128
+    filters), global average pooling, dropout, a dense ReLU layer, dropout,
+    output.
     Augmentation layers (see :mod:`classifiers.training`) sit at the input
     and act only during training. The output is one sigmoid unit (binary),
     a softmax (multi-class) or one sigmoid per label (multi-label), trained

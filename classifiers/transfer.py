@@ -65,8 +65,10 @@ class TransferClassifier(KerasImageClassifier):
 
     With ``weights=None`` a frozen random backbone would learn nothing, so
     the whole network trains end to end (batch normalisation included, in
-    training mode) in one stage of ``epochs_frozen + epochs_finetune`` epochs
-    at ``learning_rate``.
+    training mode, momentum 0.9) in one stage of ``epochs_frozen +
+    epochs_finetune`` epochs at ``learning_rate``, and the batch-norm moving
+    statistics are then recalibrated on the training images
+    (:func:`classifiers.backbone_weights.recalibrate_batch_norm`).
 
     Parameters
     ----------
