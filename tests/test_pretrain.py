@@ -84,16 +84,25 @@ def test_training_pixels_come_from_the_training_split_only(tmp_path):
     assert "own training split" in description
 
 
-def test_pretrain_command_writes_weights_for_run(tmp_path, capsys):
+def test_pretrain_command_passes_training_pixels_only(tmp_path, capsys, monkeypatch):
+    import classifiers.pretrain
     from benchmarks.cli import main
 
+    calls = []
+
+    def fake(images, out, **options):  # the training itself is tested above
+        calls.append((images, out, options))
+        return {"history": {"accuracy": [0.9]}, "val_accuracy": 0.8, "epochs_run": 1}
+
+    monkeypatch.setattr(classifiers.pretrain, "pretrain_rotation", fake)
     out = tmp_path / "weights"
     code = main(["pretrain", "--data", "phantoms:fracture", "--data-option", "n_images=24",
-                 "--data-option", "image_size=40",
-                 "--image-size", "32", "--epochs", "1", "--batch-size", "4", "--out", str(out)])
+                 "--data-option", "image_size=40", "--image-size", "32", "--epochs", "1",
+                 "--out", str(out)])
     assert code == 0
-    printed = capsys.readouterr().out
-    assert f"--set mobilenetv2.weights={out}" in printed
-    record = json.loads((out / "pretrain.json").read_text())
+    (images, given_out, options), = calls
     # Phantoms have no split of their own: the seed-0 hold-out's training side.
-    assert 0 < record["n_images"] < 24
+    assert images.shape[1:] == (32, 32) and 0 < len(images) < 24
+    assert given_out == str(out) and options["backbone"] == "mobilenetv2"
+    assert options["epochs"] == 1 and options["image_size"] == 32
+    assert f"--set mobilenetv2.weights={out}" in capsys.readouterr().out
