@@ -27,6 +27,8 @@ commands:
   models   list the available models and their default parameters
   report   rebuild a run's tables, plots and report.html from its saved results
   serve    a web page and JSON API around a saved model (127.0.0.1)
+  pretrain pretrain a transfer backbone on unlabelled training images
+           (rotation prediction) for `run --set MODEL.weights=DIR`
 """
 
 
@@ -78,7 +80,7 @@ def build_parser():
         prog="xray-bench", description=_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command",
-                                     metavar="{run,inspect,predict,models,report,serve}")
+                                     metavar="{run,inspect,predict,models,report,serve,pretrain}")
 
     run = commands.add_parser(
         "run", help="benchmark models on a dataset",
@@ -143,7 +145,6 @@ def build_parser():
     report.add_argument("--quiet", action="store_true", help="print nothing")
 
     _add_inspect_parser(commands)
-    _add_serve_parser(commands)
 
     predict = commands.add_parser(
         "predict", help="apply a saved model to image files",
@@ -165,6 +166,8 @@ def build_parser():
 
     commands.add_parser("models", help="list available models and their defaults",
                         description="List every registered model with its defaults.")
+    serve = _add_serve_parser(commands)
+    _add_backend_and_pretrain(commands, run, predict, serve)
     return parser
 
 
@@ -209,6 +212,52 @@ def _dataset_options(args):
         "multilabel": args.multilabel or None}.items() if value is not None}
     options.update(dict(args.data_options))
     return options
+
+
+# --- Keras backend choice and self-supervised pretraining ----------------------
+def _add_backend_and_pretrain(commands, *keras_commands):
+    """``--backend`` on every command that may load Keras, and ``pretrain``."""
+    from classifiers.backends import BACKENDS
+
+    def backend_option(command):
+        command.add_argument("--backend", choices=sorted(BACKENDS),
+                             help="Keras backend (sets KERAS_BACKEND before Keras loads; "
+                             "default: the KERAS_BACKEND environment variable, else "
+                             "tensorflow)")
+
+    pretrain = commands.add_parser(
+        "pretrain", help="pretrain a backbone on unlabelled training images",
+        description="Self-supervised pretraining by rotation prediction (Gidaris et al. "
+                    "2018) on the pixels of the training split only (no labels, no "
+                    "validation or test images). Writes backbone weights that "
+                    "`run --set MODEL.weights=DIR` starts from.")
+    pretrain.add_argument("--data", help="the dataset, as for `run` (default: phantoms)")
+    pretrain.add_argument("--data-option", dest="data_options", type=_data_option,
+                          action="append", default=[], metavar="KEY=VALUE",
+                          help="another load_dataset option (repeatable)")
+    pretrain.add_argument("--backbone", default="mobilenetv2",
+                          help="transfer backbone to pretrain (default mobilenetv2)")
+    pretrain.add_argument("--out", required=True, metavar="DIR",
+                          help="new or empty directory for the weights")
+    pretrain.add_argument("--image-size", type=int, default=64, metavar="N",
+                          help="square side (default 64)")
+    pretrain.add_argument("--epochs", type=int, default=10, help="maximum epochs (default 10)")
+    pretrain.add_argument("--batch-size", type=int, default=32,
+                          help="images per batch, each in 4 rotations (default 32)")
+    pretrain.add_argument("--learning-rate", type=float, default=1e-3)
+    pretrain.add_argument("--seed", type=int, default=0,
+                          help="seeds the weights, and the hold-out split of data without "
+                          "a split of its own (use the seed of the later `run`)")
+    pretrain.add_argument("--quiet", action="store_true", help="no progress output")
+    for command in (*keras_commands, pretrain):
+        backend_option(command)
+
+
+def _pretrain(args, command):
+    from benchmarks.pretrain_command import run_pretrain
+
+    return run_pretrain(args)
+# -------------------------------------------------------------------------------
 
 
 def _run(args, command):
@@ -261,6 +310,9 @@ def _uses_keras(models):
 def _silence_tensorflow(args, needs_tensorflow):
     from benchmarks._quiet import silence_tensorflow
 
+    # Under another Keras backend TensorFlow is never loaded, so not here either.
+    needs_tensorflow = needs_tensorflow and os.environ.get(
+        "KERAS_BACKEND", "tensorflow") == "tensorflow"
     silence_tensorflow(verbose=args.verbose, needs_tensorflow=needs_tensorflow)
 
 
@@ -428,6 +480,7 @@ def _add_serve_parser(commands):
                        help="largest image in pixels (default 8192*8192)")
     serve.add_argument("--max-files", type=int, default=32,
                        help="most files per request (default 32)")
+    return serve
 
 
 def _serve(args, command):
@@ -443,7 +496,7 @@ def _serve(args, command):
 
 
 _COMMANDS = {"run": _run, "inspect": _inspect, "predict": _predict, "models": _models,
-             "report": _report, "serve": _serve}
+             "report": _report, "serve": _serve, "pretrain": _pretrain}
 
 
 def main(argv=None):
@@ -472,6 +525,9 @@ def main(argv=None):
     except ValueError:  # not the main thread: leave signals alone
         previous = None
     try:
+        from classifiers.backends import use_backend
+
+        use_backend(getattr(args, "backend", None))
         code = _COMMANDS[args.command](args, ["xray-bench"] + argv)
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return code

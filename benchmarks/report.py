@@ -409,6 +409,8 @@ def write_run_record(out, config, dataset, leakage_report, *, status, timings,
     import dataclasses
     from datetime import datetime, timezone
 
+    from classifiers.backends import backend_record
+
     record = {
         "status": status,
         "command": list(command) if command is not None else list(sys.argv),
@@ -420,6 +422,7 @@ def write_run_record(out, config, dataset, leakage_report, *, status, timings,
                     "skipped": [list(item) for item in dataset.skipped[:100]]},
         "leakage": leakage_report,
         "versions": library_versions(),
+        "backend": backend_record(config.models),
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
                     "machine": platform.machine(), "cpu_count": os.cpu_count()},
         "timings": timings,

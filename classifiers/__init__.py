@@ -15,12 +15,15 @@ import lazy_loader as _lazy
 __getattr__, __dir__, __all__ = _lazy.attach(
     __name__,
     submodules=["base", "xgb", "keras_models", "transfer", "training",
-                "persistence", "registry", "ood", "explanations"],
+                "persistence", "registry", "ood", "explanations", "backends",
+                "backbone_weights", "pretrain"],
     submod_attrs={
         "base": ["ImageClassifierMixin", "infer_task"],
         "xgb": ["FeatureXGBClassifier"],
         "keras_models": ["CNNClassifier"],
         "transfer": ["TransferClassifier", "BACKBONES"],
+        "pretrain": ["pretrain_rotation"],
+        "backends": ["use_backend", "describe_backend"],
         "persistence": ["load_model", "ModelLoadError"],
         "ood": ["OODGuard", "OODResult"],
         "explanations": ["explain", "ExplanationResult"],

@@ -83,7 +83,7 @@ class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,
         "target_val_loss": [Interval(Real, 0, None, closed="neither"), None],
         "validation_split": [Interval(Real, 0, 1, closed="left")],
         "verbose": [Options(Integral, {0, 1, 2})],
-        "mixed_precision": ["boolean"],
+        "mixed_precision": ["boolean", StrOptions({"auto"})],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "random_state": [Interval(Integral, 0, None, closed="left"), None],
     }
@@ -135,8 +135,10 @@ class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,
         sample_weight = self._sample_weight(y_encoded)
         n_outputs = 1 if self.task_ == "binary" else len(self.classes_)
         activation = "softmax" if self.task_ == "multiclass" else "sigmoid"
-        with training.seeded_build(seed), \
-                training.mixed_precision_scope(self.mixed_precision):
+        from classifiers.backends import resolve_mixed_precision
+
+        with training.seeded_build(seed), training.mixed_precision_scope(
+                resolve_mixed_precision(self.mixed_precision)):
             model = self._build_model(x.shape[1:], n_outputs, activation, seed)
         self.model_ = model
         self.history_ = self._train(
@@ -154,11 +156,18 @@ class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,
 
         training.compile_for_task(model, self.task_, n_outputs=n_outputs,
                                   learning_rate=self._learning_rate())
+        from classifiers.backbone_weights import recalibrate_batch_norm
+
         callbacks = self._callbacks(validation is not None)
-        return training.fit_model(
+        history = training.fit_model(
             model, x, y, sample_weight=sample_weight, validation=validation,
             epochs=self.epochs, batch_size=self.batch_size,
             callbacks=callbacks, verbose=self.verbose, seed=seed)
+        # Without this, a few hundred steps leave batch-norm moving statistics
+        # stale and inference outputs nearly constant (no-op without BN).
+        recalibrate_batch_norm(model, x, preprocess=None, batch_size=self.batch_size,
+                               seed=seed)
+        return history
 
     def _callbacks(self, has_validation):
         from classifiers import training
@@ -289,8 +298,10 @@ class CNNClassifier(KerasImageClassifier):
     ``"small"``: ``len(filters)`` blocks of 3x3 convolution + ReLU + 2x2 max
     pooling (16 then 32 filters by default), flatten, a dense ReLU layer,
     dropout, output. ``"deep"``: four blocks of two 3x3 convolutions with
-    batch normalisation and ReLU, then max pooling (16-128 filters), global
-    average pooling, dropout, a dense ReLU layer, dropout, output.
+    batch normalisation (momentum 0.9; moving statistics recalibrated on the
+    training images after fitting) and ReLU, then max pooling (16-128
+    filters), global average pooling, dropout, a dense ReLU layer, dropout,
+    output.
     Augmentation layers (see :mod:`classifiers.training`) sit at the input
     and act only during training. The output is one sigmoid unit (binary),
     a softmax (multi-class) or one sigmoid per label (multi-label), trained
@@ -318,9 +329,12 @@ class CNNClassifier(KerasImageClassifier):
     augment : bool or dict
         On-the-fly augmentation; True for the defaults, a dict to change
         them (:data:`classifiers.training.DEFAULT_AUGMENTATION`).
-    class_weight : None, "balanced" or dict
+    class_weight : "balanced", None or dict
         Weights per class label (e.g. ``{0: 1, 1: 5}``), given to the loss
-        as per-sample weights.
+        as per-sample weights. The default ``"balanced"`` weighs each class
+        by n / (n_classes * its count), so that on imbalanced data (e.g. 13%
+        positives) the network does not settle on the majority class at a
+        0.5 threshold; None weighs every image alike.
     early_stopping_patience : int or None
         Epochs without validation-loss improvement before stopping; the best
         weights are restored. None disables early stopping.
@@ -334,9 +348,10 @@ class CNNClassifier(KerasImageClassifier):
         training loss.
     verbose : {0, 1, 2}
         0 silent, 1 a progress bar, 2 one line per epoch.
-    mixed_precision : bool
+    mixed_precision : bool or "auto"
         Build the layers with the ``"mixed_float16"`` policy (faster on
-        recent GPUs, slower on CPUs); the output stays float32.
+        recent GPUs, slower on CPUs); the output stays float32. ``"auto"``
+        (default) switches it on when the Keras backend sees a GPU.
     random_state : int or None
         Seeds weights, augmentation, dropout, batch order and the validation
         split; the same value repeats a run (see
@@ -376,10 +391,10 @@ class CNNClassifier(KerasImageClassifier):
 
     def __init__(self, architecture="small", *, image_size=64, filters=None,
                  dense_units=None, dropout=None, learning_rate=None,
-                 epochs=30, batch_size=32, augment=True, class_weight=None,
+                 epochs=30, batch_size=32, augment=True, class_weight="balanced",
                  early_stopping_patience=5, reduce_lr_patience=3,
                  target_val_loss=None, validation_split=0.15, verbose=0,
-                 mixed_precision=False, random_state=0):
+                 mixed_precision="auto", random_state=0):
         self.architecture = architecture
         self.image_size = image_size
         self.filters = filters
@@ -441,7 +456,9 @@ class CNNClassifier(KerasImageClassifier):
                                   activation=None if deep else "relu",
                                   name=name)(x)
                 if deep:
-                    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+                    # Momentum 0.9 (Keras: 0.99) so that the moving statistics
+                    # follow the weights within the short schedules used here.
+                    x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
                     x = layers.Activation("relu", name=f"{name}_relu")(x)
             x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
         if deep:

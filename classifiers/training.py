@@ -415,35 +415,46 @@ def keras_objects():
         ``TargetLossStop`` and ``LearningRateLog`` (callbacks) and
         ``ArrayBatches`` (data feeder).
     """
-    import importlib
-
     import keras
 
     @keras.saving.register_keras_serializable(package="xray_bench")
     class BackbonePreprocessing(keras.layers.Layer):
         """Grayscale on 0-255 to a backbone's three-channel input.
 
-        Repeats the single channel three times, then applies
-        ``keras.applications.<module>.preprocess_input``. Only the modules
-        named in ``MODULES`` may be used, so a saved model cannot name an
-        arbitrary import.
+        Repeats the single channel three times, then applies what
+        ``keras.applications.<module>.preprocess_input`` does. Only the
+        modules named in ``MODES`` may be used, so a saved model cannot name
+        an arbitrary import.
         """
 
-        MODULES = ("mobilenet_v2", "inception_v3", "resnet50", "xception",
-                   "efficientnet")
+        # Written with keras.ops rather than calling preprocess_input: those
+        # functions divide and subtract in place, which PyTorch refuses on a
+        # repeated (expanded) tensor. "tf" scales to [-1, 1]; "caffe"
+        # flips RGB to BGR and subtracts the ImageNet channel means;
+        # EfficientNet normalises inside the backbone itself.
+        MODES = types.MappingProxyType({
+            "mobilenet_v2": "tf", "inception_v3": "tf", "xception": "tf",
+            "resnet50": "caffe", "efficientnet": "none"})
+        MODULES = tuple(MODES)
+        _CAFFE_MEAN = (103.939, 116.779, 123.68)  # B, G, R
 
         def __init__(self, module, **kwargs):
             super().__init__(**kwargs)
-            if module not in self.MODULES:
+            if module not in self.MODES:
                 raise ValueError(
                     f"module must be one of {self.MODULES}; got {module!r}.")
             self.module = module
-            self._preprocess = importlib.import_module(
-                f"keras.applications.{module}").preprocess_input
 
         def call(self, inputs):
-            rgb = keras.ops.repeat(inputs, 3, axis=-1)
-            return self._preprocess(rgb)
+            ops = keras.ops
+            rgb = ops.concatenate([inputs, inputs, inputs], axis=-1)
+            mode = self.MODES[self.module]
+            if mode == "tf":
+                return rgb / 127.5 - 1.0
+            if mode == "caffe":
+                mean = ops.convert_to_tensor(self._CAFFE_MEAN, dtype=rgb.dtype)
+                return ops.flip(rgb, axis=-1) - mean
+            return rgb
 
         def compute_output_shape(self, input_shape):
             return tuple(input_shape[:-1]) + (3,)

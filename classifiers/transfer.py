@@ -1,12 +1,16 @@
-"""Transfer learning from ImageNet backbones (``keras.applications``).
+"""Transfer learning from ``keras.applications`` backbones.
 
 :class:`TransferClassifier` puts a small head (global average pooling,
-dropout, an optional dense layer, output) on a pretrained convolutional
-backbone and trains in two stages, as practitioners do: first the head alone
-with the backbone frozen, then the top ``fine_tune_layers`` layers of the
-backbone together with the head at a lower learning rate. Batch-normalisation
-layers stay frozen (and in inference mode) throughout, so their ImageNet
-statistics are not disturbed by small X-ray batches.
+dropout, an optional dense layer, output) on a convolutional backbone. A
+pretrained backbone (ImageNet weights, or the toolkit's own: a saved model or
+a self-supervised backbone, see :mod:`classifiers.backbone_weights`) trains in
+two stages, as practitioners do: first the head alone with the backbone
+frozen (a warm-up), then the top ``fine_tune_layers`` layers of the backbone
+together with the head at a lower learning rate; batch-normalisation layers
+stay frozen (and in inference mode) throughout, so their learned statistics
+are not disturbed by small X-ray batches. A backbone without pretrained
+weights (``weights=None``) has nothing to protect: it trains end to end,
+batch normalisation included, at ``learning_rate``.
 
 Inside the model, grayscale images on 0-255 are repeated to three channels
 and passed through the backbone's own
@@ -14,11 +18,8 @@ and passed through the backbone's own
 the same raw input as the estimator.
 """
 
-import os
-import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
-from pathlib import Path
 from types import MappingProxyType
 
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -50,20 +51,26 @@ BACKBONES = MappingProxyType({
     "efficientnetb0": Backbone("EfficientNetB0", "efficientnet", 224, 32),
 })
 
-_WEIGHT_SUFFIXES = (".weights.h5", ".h5", ".hdf5", ".keras")
-
 
 class TransferClassifier(KerasImageClassifier):
-    """A pretrained ImageNet backbone with a new head, fine-tuned in two stages.
+    """A convolutional backbone with a new head, pretrained or from scratch.
 
-    Stage 1 trains the head for ``epochs_frozen`` epochs with the backbone
-    frozen, at ``learning_rate``. Stage 2 (skipped when ``epochs_finetune``
-    or ``fine_tune_layers`` is 0, or when stage 1 reached
+    With pretrained ``weights``, stage 1 (the warm-up, skipped when
+    ``epochs_frozen`` is 0) trains the head for ``epochs_frozen`` epochs with
+    the backbone frozen, at ``learning_rate``. Stage 2 (skipped when
+    ``epochs_finetune`` or ``fine_tune_layers`` is 0, or when stage 1 reached
     ``target_val_loss``) unfreezes the top ``fine_tune_layers`` backbone
     layers, batch normalisation excepted, and trains for ``epochs_finetune``
     more epochs at ``finetune_learning_rate``. Each stage has its own early
     stopping (restoring that stage's best weights) and learning-rate
     reduction; ``history_`` holds both stages one after the other.
+
+    With ``weights=None`` a frozen random backbone would learn nothing, so
+    the whole network trains end to end (batch normalisation included, in
+    training mode, momentum 0.9) in one stage of ``epochs_frozen +
+    epochs_finetune`` epochs at ``learning_rate``, and the batch-norm moving
+    statistics are then recalibrated on the training images
+    (:func:`classifiers.backbone_weights.recalibrate_batch_norm`).
 
     Parameters
     ----------
@@ -71,13 +78,14 @@ class TransferClassifier(KerasImageClassifier):
 "efficientnetb0"}
     weights : "imagenet", None or path
         ``"imagenet"`` downloads (once, into ``~/.keras/models``) the Keras
-        ImageNet weights. A path loads a local file: a ``.weights.h5`` or
-        ``.keras`` file saved from the same backbone built with
-        ``include_top=False``, or a Keras ImageNet ``.h5`` file (e.g.
-        ``*_notop.h5``) for offline use; every layer must match, or fitting
-        raises ValueError. None starts from random weights, which is meant
-        for offline tests: a frozen random backbone learns little, so train
-        from scratch with :class:`~classifiers.keras_models.CNNClassifier`.
+        ImageNet weights. A path takes the backbone's starting weights from
+        the toolkit's own models: a directory saved by ``save()`` or
+        ``xray-bench run --save-models`` (its backbone; the head is replaced
+        for the new classes), a directory from ``xray-bench pretrain``, a
+        ``.keras`` file, or a ``.weights.h5`` / Keras ImageNet ``.h5`` file
+        (e.g. ``*_notop.h5``) of the backbone alone; the backbone must be the
+        same (checked, ValueError otherwise). None starts from random weights
+        and trains the backbone end to end.
     image_size : int or (int, int), optional
         Side the images are resized to (with padding). Default: the
         backbone's ImageNet size (224, or 299 for inceptionv3 and
@@ -87,12 +95,14 @@ class TransferClassifier(KerasImageClassifier):
     head_dropout : float
         Dropout rate before the output (and before the dense layer).
     epochs_frozen, epochs_finetune : int
-        Maximum epochs of stage 1 and stage 2.
+        Maximum epochs of stage 1 (the frozen-backbone warm-up; 0 skips it)
+        and stage 2; with ``weights=None``, their sum is the one stage's.
     fine_tune_layers : int
         Number of top backbone layers unfrozen in stage 2, counted in
         ``backbone.layers`` (activation and add layers included).
     learning_rate, finetune_learning_rate : float
-        Adam learning rates of stage 1 and stage 2.
+        Adam learning rates of stage 1 and stage 2; ``learning_rate`` also
+        trains a backbone from scratch.
     batch_size, augment, class_weight, early_stopping_patience, \
 reduce_lr_patience, target_val_loss, validation_split, verbose, \
 mixed_precision, random_state
@@ -121,7 +131,7 @@ mixed_precision, random_state
         "backbone": [StrOptions(set(BACKBONES))],
         "head_units": [Interval(Integral, 1, None, closed="left"), None],
         "head_dropout": [Interval(Real, 0, 1, closed="left")],
-        "epochs_frozen": [Interval(Integral, 1, None, closed="left")],
+        "epochs_frozen": [Interval(Integral, 0, None, closed="left")],
         "epochs_finetune": [Interval(Integral, 0, None, closed="left")],
         "fine_tune_layers": [Interval(Integral, 0, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
@@ -132,10 +142,10 @@ mixed_precision, random_state
                  image_size=None, head_units=128, head_dropout=0.3,
                  epochs_frozen=10, epochs_finetune=10, fine_tune_layers=20,
                  learning_rate=1e-3, finetune_learning_rate=1e-5,
-                 batch_size=32, augment=True, class_weight=None,
+                 batch_size=32, augment=True, class_weight="balanced",
                  early_stopping_patience=3, reduce_lr_patience=2,
                  target_val_loss=None, validation_split=0.15, verbose=0,
-                 mixed_precision=False, random_state=0):
+                 mixed_precision="auto", random_state=0):
         self.backbone = backbone
         self.weights = weights
         self.image_size = image_size
@@ -182,72 +192,36 @@ mixed_precision, random_state
                 "backbone_preprocess":
                     f"keras.applications.{self._spec().module}.preprocess_input"}
 
-    def _weights_argument(self):
-        if self.weights is None or self.weights == "imagenet":
-            return self.weights
-        if not isinstance(self.weights, (str, os.PathLike)):
-            raise TypeError(f"weights must be 'imagenet', None or a file path; "
-                            f"got {type(self.weights).__name__} {self.weights!r}.")
-        path = Path(self.weights)
-        if not path.is_file():
-            raise ValueError(
-                f"weights file not found: '{self.weights}'. Pass an existing "
-                f"{' / '.join(_WEIGHT_SUFFIXES)} file, 'imagenet' or None.")
-        if not path.name.endswith(_WEIGHT_SUFFIXES):
-            raise ValueError(f"weights file '{self.weights}' must end in one of "
-                             f"{_WEIGHT_SUFFIXES}.")
-        return str(path)
+    def _weights_source(self):
+        from classifiers.backbone_weights import resolve_weights
+
+        return resolve_weights(self.weights, self._spec_name())
+
+    def _spec_name(self):
+        self._spec()
+        return self.backbone
 
     def _check_model_params(self):
         self._resolved_image_size()
-        self._weights_argument()
+        source = self._weights_source()
+        if self.epochs_frozen + self.epochs_finetune == 0 or (
+                source.pretrained and (self.epochs_frozen == 0
+                                       and 0 in (self.epochs_finetune,
+                                                 self.fine_tune_layers))):
+            raise ValueError(
+                f"epochs_frozen={self.epochs_frozen!r}, epochs_finetune="
+                f"{self.epochs_finetune!r} and fine_tune_layers="
+                f"{self.fine_tune_layers!r} train nothing; give epochs_frozen >= 1 "
+                "(a frozen-backbone warm-up) or epochs_finetune >= 1 with "
+                "fine_tune_layers >= 1.")
 
     # ---------------------------------------------------------- model
     def _make_backbone(self, input_shape):
-        import keras
+        from classifiers.backbone_weights import build_backbone
 
         spec = self._spec()
-        weights = self._weights_argument()
-        constructor = getattr(keras.applications, spec.application)
-        shape = tuple(input_shape[:2]) + (3,)
-        if weights is None:
-            return constructor(include_top=False, weights=None,
-                               input_shape=shape)
-        if weights == "imagenet":
-            try:
-                return constructor(include_top=False, weights="imagenet",
-                                   input_shape=shape)
-            except Exception as exc:  # Keras raises a bare Exception here
-                if "URL fetch failure" not in str(exc):
-                    raise
-                raise ConnectionError(
-                    f"could not download the ImageNet weights of "
-                    f"{self.backbone!r}: {exc}. Connect once (Keras caches "
-                    "them in ~/.keras/models), or pass weights=<path to a "
-                    "local copy> or weights=None.") from exc
-        # Keras reports layers it could not fill as warnings and keeps their
-        # random weights; a local file must fit every layer, so both a
-        # failure and such a warning are turned into one clear error.
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                backbone = constructor(include_top=False, weights=weights,
-                                       input_shape=shape)
-                problem = next((str(w.message) for w in caught
-                                if "Skipping" in str(w.message)), None)
-            except (ValueError, KeyError) as exc:
-                backbone, problem = None, str(exc)
-        if problem is not None:
-            raise ValueError(
-                f"weights file '{weights}' does not fit backbone "
-                f"{self.backbone!r} (include_top=False): {problem[:500]} Save "
-                "the file from the same backbone, e.g. keras.applications."
-                f"{spec.application}(include_top=False, weights=None)"
-                ".save_weights('backbone.weights.h5').")
-        for warning in caught:
-            warnings.warn_explicit(warning.message, warning.category,
-                                   warning.filename, warning.lineno)
-        return backbone
+        return build_backbone(spec.application, self._weights_source(),
+                              tuple(input_shape[:2]) + (3,), name=self.backbone)
 
     def _build_model(self, input_shape, n_outputs, activation, seed):
         import keras
@@ -260,10 +234,13 @@ mixed_precision, random_state
         x = keras_objects().BackbonePreprocessing(
             self._spec().module, dtype="float32", name="preprocess")(x)
         backbone = self._make_backbone(input_shape)
-        backbone.trainable = False
-        # training=False keeps batch normalisation in inference mode even
-        # when the top layers are unfrozen for fine-tuning.
-        x = backbone(x, training=False)
+        if self._weights_source().pretrained:
+            backbone.trainable = False
+            # training=False keeps batch normalisation in inference mode even
+            # when the top layers are unfrozen for fine-tuning.
+            x = backbone(x, training=False)
+        else:
+            x = backbone(x)  # from scratch: every layer learns, BN included
         x = layers.GlobalAveragePooling2D(name="global_pool")(x)
         x = layers.Dropout(self.head_dropout, seed=seed + 11,
                            name="head_dropout")(x)
@@ -284,15 +261,29 @@ mixed_precision, random_state
         common = dict(sample_weight=sample_weight, validation=validation,
                       batch_size=self.batch_size, verbose=self.verbose,
                       seed=seed)
-        training.compile_for_task(model, self.task_, n_outputs=n_outputs,
-                                  learning_rate=self.learning_rate)
-        callbacks = self._callbacks(validation is not None)
-        history = training.fit_model(model, x, y, epochs=self.epochs_frozen,
-                                     callbacks=callbacks, **common)
-        target_stop = training.keras_objects().TargetLossStop
-        reached_target = any(isinstance(c, target_stop)
-                             and c.stopped_epoch is not None
-                             for c in callbacks)
+        if not self._weights_source().pretrained:
+            from classifiers.backbone_weights import recalibrate_batch_norm
+
+            training.compile_for_task(model, self.task_, n_outputs=n_outputs,
+                                      learning_rate=self.learning_rate)
+            history = training.fit_model(
+                model, x, y, epochs=self.epochs_frozen + self.epochs_finetune,
+                callbacks=self._callbacks(validation is not None), **common)
+            recalibrate_batch_norm(_backbone_of(model), x,
+                                   preprocess=model.get_layer("preprocess"),
+                                   batch_size=self.batch_size, seed=seed)
+            return history
+        history, reached_target = {}, False
+        if self.epochs_frozen:
+            training.compile_for_task(model, self.task_, n_outputs=n_outputs,
+                                      learning_rate=self.learning_rate)
+            callbacks = self._callbacks(validation is not None)
+            history = training.fit_model(model, x, y, epochs=self.epochs_frozen,
+                                         callbacks=callbacks, **common)
+            target_stop = training.keras_objects().TargetLossStop
+            reached_target = any(isinstance(c, target_stop)
+                                 and c.stopped_epoch is not None
+                                 for c in callbacks)
         if self.epochs_finetune == 0 or self.fine_tune_layers == 0 \
                 or reached_target:
             return history
@@ -302,7 +293,7 @@ mixed_precision, random_state
         stage2 = training.fit_model(
             model, x, y, epochs=self.epochs_finetune,
             callbacks=self._callbacks(validation is not None),
-            initial_epoch=len(history["loss"]), **common)
+            initial_epoch=len(history.get("loss", ())), **common)
         return {key: history.get(key, []) + stage2.get(key, [])
                 for key in {**history, **stage2}}
 
