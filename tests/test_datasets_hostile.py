@@ -1,14 +1,13 @@
 """Dataset sources that would hang, drop data silently or read outside the data."""
 
 import os
-import signal
-from contextlib import contextmanager
 
 import cv2
 import numpy as np
 import pytest
 
 from benchmarks.datasets import DatasetError, DatasetWarning, load_dataset
+from test_safety import deadline
 
 
 def write_png(path, value=0, shape=(24, 16)):
@@ -17,17 +16,6 @@ def write_png(path, value=0, shape=(24, 16)):
     return path
 
 
-@contextmanager
-def deadline(seconds=20):
-    def expire(*_):
-        raise TimeoutError(f"still blocked after {seconds} s")
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture
