@@ -1,7 +1,6 @@
 """Reliability diagrams, drawn from saved predictions (the style of
 :mod:`benchmarks.plots`: a ``Figure`` with its Agg canvas, no pyplot state)."""
 
-import numpy as np
 
 from benchmarks.plots import _figure, _save
 

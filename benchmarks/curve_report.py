@@ -19,7 +19,6 @@
 
 from pathlib import Path
 
-import numpy as np
 
 from benchmarks._csv_cells import frame_to_csv
 from benchmarks._outdir import record_outputs, write_output

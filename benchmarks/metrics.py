@@ -302,6 +302,28 @@ def choose_threshold(y_true, scores, *, method="youden", target_sensitivity=0.95
 
 
 # ------------------------------------------------------------------- bootstrap
+def bootstrap_weights(n, n_boot, *, seed=0, budget=4_000_000):
+    """Bootstrap resamples of ``n`` items as (draws, weights) chunks.
+
+    Each chunk holds ``draws`` (resamples x n indices) and ``weights``, how
+    often each item was drawn in each resample: metrics computed with these
+    weights on the original arrays equal the metrics of the resamples,
+    without copying them. Chunks hold about ``budget`` numbers.
+
+    Examples
+    --------
+    >>> [(d.shape, w.sum(axis=1).tolist()) for d, w in bootstrap_weights(4, 3)]
+    [((3, 4), [4.0, 4.0, 4.0])]
+    """
+    rng = np.random.default_rng(seed)
+    chunk = max(1, int(budget // n))
+    for start in range(0, n_boot, chunk):
+        size = min(chunk, n_boot - start)
+        draws = rng.integers(0, n, size=(size, n))
+        offsets = (draws + n * np.arange(size)[:, None]).ravel()
+        yield draws, np.bincount(offsets, minlength=size * n).reshape(size, n).astype(float)
+
+
 def _weighted_ranking(weights, truth, scores, kind):
     """ROC AUC or average precision of every resample at once, with each
     image weighted by how often the resample drew it. Same definitions as
@@ -410,15 +432,8 @@ def bootstrap_ci(y_true, proba, metric, *, n_boot=1000, seed=0, alpha=0.05,
         raise ValueError(f"metric must be one of {keys}; got {metric!r}.")
     threshold = _check_threshold(threshold, task, len(names))
     truth, column_scores, pred = _binary_columns(y, scores, task, threshold)
-    rng = np.random.default_rng(seed)
-    n = len(y)
-    chunk = max(1, int(4_000_000 // n))
     values = []
-    for start in range(0, n_boot, chunk):
-        size = min(chunk, n_boot - start)
-        draws = rng.integers(0, n, size=(size, n))
-        offsets = (draws + n * np.arange(size)[:, None]).ravel()
-        weights = np.bincount(offsets, minlength=size * n).reshape(size, n).astype(float)
+    for draws, weights in bootstrap_weights(len(y), n_boot, seed=seed, budget=4_000_000):
         fast = _fast_metric(metric, weights, task, names, truth, column_scores, pred)
         if fast is None:
             fast = [evaluate_predictions(y[d], scores[d], task=task, class_names=names,

@@ -191,15 +191,10 @@ def paired_bootstrap_auc_difference(y_true, scores_a, scores_b, *, n_boot=1000, 
     True
     """
     y, columns = _binary_columns(y_true, scores_a, scores_b)
-    rng = np.random.default_rng(seed)
-    n = len(y)
-    chunk = max(1, int(2_000_000 // n))
+    from benchmarks.metrics import bootstrap_weights
+
     differences = []
-    for start in range(0, n_boot, chunk):
-        size = min(chunk, n_boot - start)
-        draws = rng.integers(0, n, size=(size, n))
-        offsets = (draws + n * np.arange(size)[:, None]).ravel()
-        weights = np.bincount(offsets, minlength=size * n).reshape(size, n).astype(float)
+    for _, weights in bootstrap_weights(len(y), n_boot, seed=seed, budget=2_000_000):
         differences.append(_macro_auc(weights, [(t, a) for t, a, _ in columns])
                            - _macro_auc(weights, [(t, b) for t, _, b in columns]))
     differences = np.concatenate(differences)

@@ -2,9 +2,7 @@
 
 import json
 import shutil
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
