@@ -303,8 +303,10 @@ def _run(args, command):
 def _uses_keras(models):
     from classifiers.registry import describe_models
 
+    from classifiers.variants import base_name
+
     kinds = {entry["name"]: entry["kind"] for entry in describe_models()}
-    return any(kinds.get(name, "").startswith("keras") for name in models)
+    return any(kinds.get(base_name(name), "").startswith("keras") for name in models)
 
 
 def _silence_tensorflow(args, needs_tensorflow):
@@ -387,6 +389,9 @@ def _models(args, command):
         text = ", ".join(f"{key}={value!r}" for key, value in defaults.items())
         print(textwrap.fill(text, width=100, initial_indent=" " * 4,
                             subsequent_indent=" " * 4))
+    from benchmarks.model_names import NAMES_HELP
+
+    print(textwrap.fill(NAMES_HELP, width=100))
     return 0
 
 
