@@ -130,9 +130,24 @@ class EnsembleClassifier(ImageClassifierMixin, ClassifierMixin, BaseEstimator):
         return total
 
     def explain(self, images):
-        """Not available: members' heatmaps are in different units."""
-        raise TypeError("an ensemble has no heatmap of its own (its members' heatmaps are in "
-                        "different units); explain one of its members instead.")
+        """Heatmaps of the member with the largest weight, for the class the
+        ensemble predicts (members' maps are in different units, so they
+        are not averaged); ``method`` names the member."""
+        import dataclasses
+
+        images = self._validate_images(images)
+        names = [name for name, _ in self.members]
+        top = int(np.argmax(self.weights_))
+        member = self.estimators_[top]
+        member = getattr(member, "estimator", member)  # a FrozenEstimator's model
+        predicted = self.classes_[np.argmax(self.predict_proba(images), axis=1)]
+        results = []
+        for result, label in zip(member.explain(images), predicted):
+            classes = list(result.classes)
+            results.append(dataclasses.replace(
+                result, method=f"{result.method} of member {names[top]}",
+                predicted=classes.index(label) if label in classes else result.predicted))
+        return results
 
     # ------------------------------------------------------------ saving
     def _stored_params(self):

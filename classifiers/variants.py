@@ -66,6 +66,9 @@ size in pixels, e.g. cnn@128); got 'big'.
         raise ValueError(f"model {name!r}: the size after '@' must be an integer >= "
                          f"{MIN_VARIANT_SIZE} (a working size in pixels, e.g. {base}@128); "
                          f"got {size!r}.")
+    if size != str(int(size)):  # cnn@064 would be a second name for cnn@64
+        raise ValueError(f"model {name!r}: write the size without leading zeros "
+                         f"({base}@{int(size)}).")
     if int(size) > MAX_IMAGE_SIZE:
         raise ValueError(f"model {name!r}: the size after '@' must be at most "
                          f"{MAX_IMAGE_SIZE}; got {size}.")

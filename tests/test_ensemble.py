@@ -189,6 +189,8 @@ def test_run_with_an_ensemble_saves_it_and_resumes(tmp_path, monkeypatch):
     images = dataset.images[[index[i] for i in test["id"]]]
     model = load_model(tmp_path / "models" / "ensemble")
     assert np.allclose(model.predict_proba(images)[:, 1], test["proba_fracture"], atol=1e-6)
+    explained = model.explain(images[:1])[0]  # the heaviest member's map
+    assert explained.method.endswith(f"of member {next(iter(weights))}")
 
     def no_refit(*args, **kwargs):
         raise AssertionError("a finished part was computed again")

@@ -21,6 +21,7 @@ from classifiers.variants import split_variant, variant_params
     ("cnn@²", "integer >= 8"),
     ("@64", "name a preset before '@'"),
     ("cnn@99999", "at most"),
+    ("cnn@064", "without leading zeros"),
 ])
 def test_malformed_sizes_are_refused(name, message):
     with pytest.raises(ValueError, match=message):
@@ -63,6 +64,12 @@ def test_a_bad_variant_fails_before_data_loads_with_exit_2(tmp_path, monkeypatch
     # model's own check, also before any data.
     assert main(["run", "--models", "mobilenetv2@8", "--out", str(tmp_path / "x")]) == 2
     assert "image_size" in capsys.readouterr().err
+    # The same checks for a configuration file's models and model_params.
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"models": ["hog-xgb@64"],
+                                  "model_params": {"hog-xgb@64": {"n_estimators": -1}}}))
+    assert main(["run", "--config", str(config), "--out", str(tmp_path / "x")]) == 2
+    assert "'hog-xgb@64'" in capsys.readouterr().err
 
 
 def test_at_sign_survives_csv_cells_unquoted():
