@@ -156,6 +156,23 @@ def test_ensemble_with_fewer_than_two_finished_members_records_why(tmp_path):
     assert "['b', 'noise']" in row["error"]
 
 
+def test_an_ensemble_is_recomputed_when_a_failed_member_has_since_finished(tmp_path):
+    from benchmarks.ensemble_part import ensemble_is_stale
+
+    y, probas = _halves()
+    members = {name: (p, p) for name, p in probas.items()}
+    dataset, split, config, store = _stored_run(tmp_path, members)
+    store.save_part("noise", 0, {"model": "noise", "fold": 0, "error": "ValueError: broke"})
+    assert ensemble_is_stale(store, 0, "", config)  # never computed
+    row, predictions, *_ = ensemble_part(dataset, split, config, store)
+    store.save_part("ensemble", 0, row, predictions)
+    assert json.loads(row["ensemble_candidates"]) == ["a", "b"]
+    assert not ensemble_is_stale(store, 0, "", config)
+    frame = prediction_frame("noise", dataset, split, probas["noise"], probas["noise"])
+    store.save_part("noise", 0, {"model": "noise", "fold": 0, "error": ""}, frame)
+    assert ensemble_is_stale(store, 0, "", config)
+
+
 PHANTOMS = {"n_images": 48, "image_size": 32}
 FAST = {"edge-xgb": {"n_estimators": 10}, "hog-xgb": {"n_estimators": 10}}
 
