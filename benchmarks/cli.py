@@ -94,7 +94,8 @@ def build_parser():
     evaluation = run.add_argument_group("evaluation")
     evaluation.add_argument("--models", type=_csv_list, metavar="A,B,...",
                             help="registry names or 'all' (default: the classical "
-                            "presets and cnn-small)")
+                            "presets and cnn-small); NAME@SIZE is preset NAME at image "
+                            "size SIZE, 'ensemble' averages the others (see `models`)")
     evaluation.add_argument("--cv", type=int, metavar="K", help="K-fold cross-validation")
     evaluation.add_argument("--image-size", type=int, metavar="N",
                             help="square size every model sees (default: each model's own)")

@@ -58,7 +58,9 @@ class BenchmarkConfig:
         ``negative``, ``classes``, ``multilabel``, ``n_images`` ...).
     models : sequence of str or str
         Registry names (see :func:`classifiers.available_models`), a
-        comma-separated string, or ``"all"``.
+        comma-separated string, or ``"all"``; ``NAME@SIZE`` is preset NAME
+        at ``image_size=SIZE`` (:mod:`classifiers.variants`) and
+        ``"ensemble"`` averages the other models (:mod:`benchmarks.ensemble`).
     split : {'auto', 'official', 'holdout'}
         ``'auto'`` uses the dataset's own split when it has one.
     cv : int, optional
