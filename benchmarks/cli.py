@@ -94,7 +94,8 @@ def build_parser():
     evaluation = run.add_argument_group("evaluation")
     evaluation.add_argument("--models", type=_csv_list, metavar="A,B,...",
                             help="registry names or 'all' (default: the classical "
-                            "presets and cnn-small)")
+                            "presets and cnn-small); NAME@SIZE is preset NAME at image "
+                            "size SIZE, 'ensemble' averages the others (see `models`)")
     evaluation.add_argument("--cv", type=int, metavar="K", help="K-fold cross-validation")
     evaluation.add_argument("--image-size", type=int, metavar="N",
                             help="square size every model sees (default: each model's own)")
@@ -303,8 +304,10 @@ def _run(args, command):
 def _uses_keras(models):
     from classifiers.registry import describe_models
 
+    from classifiers.variants import base_name
+
     kinds = {entry["name"]: entry["kind"] for entry in describe_models()}
-    return any(kinds.get(name, "").startswith("keras") for name in models)
+    return any(kinds.get(base_name(name), "").startswith("keras") for name in models)
 
 
 def _silence_tensorflow(args, needs_tensorflow):
@@ -387,6 +390,9 @@ def _models(args, command):
         text = ", ".join(f"{key}={value!r}" for key, value in defaults.items())
         print(textwrap.fill(text, width=100, initial_indent=" " * 4,
                             subsequent_indent=" " * 4))
+    from benchmarks.model_names import NAMES_HELP
+
+    print(textwrap.fill(NAMES_HELP, width=100))
     return 0
 
 

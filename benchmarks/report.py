@@ -92,6 +92,9 @@ def write_outputs(out, store, dataset, config):
         results.replace({np.nan: None}).to_dict(orient="records"), indent=1,
         default=json_default))
     write_output(out, "predictions.csv", frame_to_csv(predictions))
+    from benchmarks.ensemble_part import write_ensemble_record
+
+    write_ensemble_record(out, records)
     pairwise = _write_pairwise(out, results, predictions, dataset, config)
     from benchmarks.pairwise import not_below_best
 
@@ -310,6 +313,9 @@ def format_leaderboard(results, dataset, config, *, not_below_best=()):
         notes.append("- ≈ best, ‡: ROC AUC not significantly below the best (DeLong's test "
                      "against the best model, Holm-corrected, alpha 0.05; pairwise.csv"
                      + (", pooled out-of-fold predictions" if config.cv else "") + ").")
+    from benchmarks.ensemble_part import ensemble_notes
+
+    notes += ensemble_notes(results)
     if results["error"].astype(bool).any():
         notes.append("- Failed parts: see the error column of results.csv and "
                      "parts/*.traceback.txt; running the same command again retries them.")

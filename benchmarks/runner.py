@@ -18,6 +18,8 @@ import numpy as np
 
 from benchmarks._outdir import (check_not_inside_data, claim_output_folder, record_outputs,
                                 write_output)
+from benchmarks.ensemble import ENSEMBLE
+from benchmarks.ensemble_part import check_ensemble_splits, ensemble_is_stale, ensemble_part
 from benchmarks.store import ResultStore
 from xray_features._atomic import make_folders
 from benchmarks.splits import Split
@@ -56,7 +58,9 @@ class BenchmarkConfig:
         ``negative``, ``classes``, ``multilabel``, ``n_images`` ...).
     models : sequence of str or str
         Registry names (see :func:`classifiers.available_models`), a
-        comma-separated string, or ``"all"``.
+        comma-separated string, or ``"all"``; ``NAME@SIZE`` is preset NAME
+        at ``image_size=SIZE`` (:mod:`classifiers.variants`) and
+        ``"ensemble"`` averages the other models (:mod:`benchmarks.ensemble`).
     split : {'auto', 'official', 'holdout'}
         ``'auto'`` uses the dataset's own split when it has one.
     cv : int, optional
@@ -239,12 +243,14 @@ def run_benchmark(config=None, *, command=None, **options):
     dataset, load_size = _load_dataset(config)
     timings["load_seconds"] = time.perf_counter() - started
     splits, leakage_report = _make_splits(dataset, config)
+    check_ensemble_splits(splits, config)  # refused before any fit
     curve = _plan_curve(dataset, splits, config)
     store = ResultStore(out, _fingerprint(dataset, config), fresh=config.fresh)
     by_fold = {split.fold: split for split in splits}
     parts = [(split, name, None) for split in splits for name in config.models]
     parts += [(by_fold[point.fold], name, point)  # learning-curve points ("all" is above)
               for point in curve if point.key for name in config.models]
+    parts.sort(key=lambda part: part[1] == ENSEMBLE)  # after its members, from their results
     done = {(name, split.fold, point.key if point else ""):
             _is_done(store, name, split, config, point)
             for split, name, point in parts}  # checks every part's parameters before any work
@@ -265,21 +271,22 @@ def run_benchmark(config=None, *, command=None, **options):
             if point is not None:  # a learning-curve point: a subset of the training set
                 label, key = f"{label} [{part_key}]", f"{key}/{part_key}"
                 split = Split(split.fold, point.train, split.val, split.test)
-            if done[(name, split.fold, part_key)]:
+            if done[(name, split.fold, part_key)] and not (
+                    name == ENSEMBLE and ensemble_is_stale(store, split.fold, part_key, config)):
                 _say(config, f"[{number}/{len(parts)}] {label}: done earlier, skipped")
                 timings["parts"][key] = "done earlier"
                 continue
-            _say(config, f"[{number}/{len(parts)}] {label}: fitting on "
-                         f"{len(split.train)} images ...")
+            _say(config, f"[{number}/{len(parts)}] {label}: " + (
+                f"choosing members on {len(split.val)} validation images ..."
+                if name == ENSEMBLE else f"fitting on {len(split.train)} images ..."))
             part_started = time.perf_counter()
             row, predictions, history, trace, variants = _run_part(
                 name, dataset, split, config, store, load_size, point)
             for variant_row, variant_predictions in variants:  # calibrated, saved first
                 store.save_part(variant_row["model"], split.fold, variant_row,
-                                variant_predictions, None, config.model_params.get(name, {}))
+                                variant_predictions, None, _params(name, config))
             store.save_part(name, split.fold, row, predictions, history,
-                            config.model_params.get(name, {}), traceback=trace,
-                            key=part_key)
+                            _params(name, config), traceback=trace, key=part_key)
             timings["parts"][key] = time.perf_counter() - part_started
             outcome = (f"failed: {row['error']}" if row["error"] else
                        f"F1 {row['f1']:.3f}, ROC AUC {row['roc_auc']:.3f}, "
@@ -339,6 +346,7 @@ def _data_folders(config):
 
 def _resolve_config(config, options):
     """Apply ``options``, expand model names and check them and their parameters."""
+    from benchmarks.model_names import check_run_models
     from classifiers import available_models
 
     if config is not None and not isinstance(config, BenchmarkConfig):
@@ -357,12 +365,10 @@ def _resolve_config(config, options):
 
         config = dataclasses.replace(config,
                                      train_sizes=parse_train_sizes(config.train_sizes))
-    named = list(config.models) + list(config.model_params)
-    unknown = sorted({name for name in named if name not in available_models()})
-    if unknown:
-        raise ValueError(f"unknown model(s) {', '.join(unknown)}; available: "
-                         f"{', '.join(available_models())}.")
+    check_run_models(config.models, config.model_params)  # presets, NAME@SIZE, ensemble
     for name in config.models:
+        if name == ENSEMBLE:
+            continue
         # Unknown and invalid parameters fail here, before any work.
         model = _build_model(name, config)
         try:
@@ -467,12 +473,18 @@ def _model_dir(store, name, split, config):
     return store.model_dir(name, split.fold if config.cv else None)
 
 
+def _params(name, config):
+    """The parameters of model ``name`` (with ``image_size`` of a NAME@SIZE variant)."""
+    from classifiers.variants import variant_params
+
+    return variant_params(name, config.model_params)
+
+
 def _is_done(store, name, split, config, point=None):
     key = point.key if point else ""
-    done = store.is_done(name, split.fold, config.model_params.get(name, {}), key=key)
+    done = store.is_done(name, split.fold, _params(name, config), key=key)
     if done and config.calibrate and len(split.val) and not key:  # calibrated version missing
-        done = store.is_done(f"{name}+{config.calibrate}", split.fold,
-                             config.model_params.get(name, {}))
+        done = store.is_done(f"{name}+{config.calibrate}", split.fold, _params(name, config))
     if done and config.save_models and not key:  # asked to keep models it did not keep before
         directory = _model_dir(store, name, split, config)
         return all((directory / file).is_file() for file in ("model.json", "input.json"))
@@ -481,12 +493,13 @@ def _is_done(store, name, split, config, point=None):
 
 def _build_model(name, config, seed_offset=0):
     from classifiers import get_model
+    from classifiers.variants import base_name
 
-    params = dict(config.model_params.get(name, {}))
+    params = _params(name, config)
     try:
-        model = get_model(name, **params)
+        model = get_model(base_name(name), **params)
     except TypeError:
-        known = sorted(get_model(name).get_params(deep=False))
+        known = sorted(get_model(base_name(name)).get_params(deep=False))
         unknown = sorted(set(params) - set(known))
         raise ValueError(f"model {name!r} has no parameter(s) {', '.join(unknown)}; its "
                          f"parameters are: {', '.join(known)}.") from None
@@ -508,6 +521,10 @@ def _run_part(name, dataset, split, config, store, load_size, point=None):
     ``variants`` the calibrated version's (row, predictions), if any."""
     from benchmarks.report import prediction_frame, score_part
 
+    if name == ENSEMBLE:  # from its members' saved predictions, no fit
+        return ensemble_part(dataset, split, config, store, point, save=lambda model: (
+            _save_model(model, _model_dir(store, name, split, config), dataset, load_size,
+                        store.directory)))
     row = {"model": name, "fold": split.fold, "n_train": len(split.train),
            "n_val": len(split.val), "n_test": len(split.test), "error": ""}
     if point is not None:

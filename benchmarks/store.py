@@ -111,7 +111,8 @@ def _as_json(value):
 
 
 def _part_stem(model, fold, key=""):
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model)
+    # "@" of a variant (cnn@64) is a plain character in POSIX and Windows names.
+    safe = "".join(c if c.isalnum() or c in "-_.@" else "_" for c in model)
     return f"{safe}__fold{fold}" + (f"__{key}" if key else "")
 
 
@@ -245,6 +246,19 @@ class ResultStore:
         of the (model, fold) parts, or with ``keyed=True`` of the further
         parts saved with a ``key``."""
         return read_parts(self.parts, keyed=keyed)
+
+    def load_part(self, model, fold, *, key=""):
+        """The saved record (dict) and predictions (DataFrame, None when
+        absent) of one part, or None when the part was never saved."""
+        import pandas as pd
+
+        record = self._record(model, fold, key)
+        if record is None:
+            return None
+        csv = self.parts / f"{_part_stem(model, fold, key)}.csv"
+        predictions = (unescape_frame(pd.read_csv(csv, dtype={"id": str}))
+                       if csv.is_file() else None)
+        return record, predictions
 
     def model_dir(self, model, fold=None):
         """Where the fitted model of (model, fold) is saved: ``models/<model>``

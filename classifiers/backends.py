@@ -207,8 +207,10 @@ def backend_record(model_names):
     """
     from classifiers.registry import describe_models
 
+    from classifiers.variants import base_name
+
     kinds = {entry["name"]: entry["kind"] for entry in describe_models()}
-    if any(kinds.get(name, "").startswith("keras") for name in model_names):
+    if any(kinds.get(base_name(name), "").startswith("keras") for name in model_names):
         return describe_backend()
     return {"keras_backend": None, "device": "CPU", "device_name": _cpu_name(),
             "note": "no Keras model in this run"}

@@ -391,7 +391,7 @@ class ImageClassifierMixin:
         if directory.is_dir() and not p.holds_saved_model(directory):
             raise ValueError(f"directory '{path}' is not empty and holds no saved model; "
                              "choose a new or empty directory")
-        params = {k: p.encode_value(v, name=k) for k, v in self.get_params(deep=False).items()}
+        params = {k: p.encode_value(v, name=k) for k, v in self._stored_params().items()}
         preprocessing = {k: p.encode_value(v, name=k)
                          for k, v in self._preprocessing_info().items()}
         directory.parent.mkdir(parents=True, exist_ok=True)
@@ -423,6 +423,11 @@ class ImageClassifierMixin:
             if staging.exists():
                 shutil.rmtree(staging)
         return directory
+
+    def _stored_params(self):
+        """The parameters written to ``model.json`` (a model whose members
+        are saved as files stores their names instead)."""
+        return self.get_params(deep=False)
 
     def _save_native(self, directory):
         raise NotImplementedError(f"{type(self).__name__} does not implement _save_native")

@@ -49,6 +49,7 @@ ESTIMATOR_CLASSES = {
     "classifiers.xgb.FeatureXGBClassifier": ("classifiers.xgb", "FeatureXGBClassifier"),
     "classifiers.keras_models.CNNClassifier": ("classifiers.keras_models", "CNNClassifier"),
     "classifiers.transfer.TransferClassifier": ("classifiers.transfer", "TransferClassifier"),
+    "classifiers.ensemble.EnsembleClassifier": ("classifiers.ensemble", "EnsembleClassifier"),
 }
 
 #: Packages whose scikit-learn estimators may appear as nested parameters

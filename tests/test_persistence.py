@@ -156,6 +156,7 @@ def test_whitelist_is_explicit():
         "classifiers.xgb.FeatureXGBClassifier",
         "classifiers.keras_models.CNNClassifier",
         "classifiers.transfer.TransferClassifier",
+        "classifiers.ensemble.EnsembleClassifier",
     }
 
 
