@@ -506,7 +506,8 @@ def _run_part(name, dataset, split, config, store, load_size, point=None):
     subset, already in ``split.train``, with the model seed offset by its
     curve seed); return (row, predictions, history, traceback, variants),
     ``variants`` the calibrated version's (row, predictions), if any."""
-    from benchmarks.report import prediction_frame, score_part
+    from benchmarks.predictions_table import prediction_frame
+    from benchmarks.report import score_part
 
     row = {"model": name, "fold": split.fold, "n_train": len(split.train),
            "n_val": len(split.val), "n_test": len(split.test), "error": ""}

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._csv_cells import frame_to_csv, unescape_frame
 from benchmarks._outdir import (RUN_OUTPUTS, claim_output_folder, delete_recorded,  # noqa: F401
                                 owning_folder, write_output)
+from benchmarks.predictions_table import predictions_csv, read_predictions
 from xray_features._atomic import TEMPORARY_SUFFIX, make_folders, write_text_atomic
 
 __all__ = ["ResultStore", "RunConfigMismatch", "write_atomic", "read_json", "json_default",
@@ -227,7 +227,7 @@ class ResultStore:
         stem = _part_stem(model, fold, key)
         csv, trace = self.parts / f"{stem}.csv", self.parts / f"{stem}.traceback.txt"
         if predictions is not None:
-            self._write(f"parts/{stem}.csv", frame_to_csv(predictions))
+            self._write(f"parts/{stem}.csv", predictions_csv(predictions))
         else:
             csv.unlink(missing_ok=True)
         if traceback:
@@ -276,6 +276,6 @@ def read_parts(parts, *, keyed=False):
         records.append(record)
         csv = path.with_suffix(".csv")
         if csv.exists() and not record["row"].get("error"):
-            frames.append(unescape_frame(pd.read_csv(csv, dtype={"id": str})))
+            frames.append(read_predictions(csv))
     predictions = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return records, predictions
