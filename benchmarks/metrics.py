@@ -12,6 +12,8 @@ import numbers
 
 import numpy as np
 
+from xray_features._validation import check_scalar
+
 __all__ = ["evaluate_predictions", "confusion_matrices", "choose_threshold",
            "bootstrap_ci", "summarize_folds"]
 
@@ -284,9 +286,8 @@ def choose_threshold(y_true, scores, *, method="youden", target_sensitivity=0.95
 
     if method not in THRESHOLD_METHODS:
         raise ValueError(f"method must be one of {THRESHOLD_METHODS}; got {method!r}.")
-    if (isinstance(target_sensitivity, bool) or not isinstance(target_sensitivity, numbers.Real)
-            or not 0 < target_sensitivity <= 1):
-        raise ValueError(f"target_sensitivity must be in (0, 1]; got {target_sensitivity!r}.")
+    check_scalar(target_sensitivity, "target_sensitivity", integer=False, low=0, high=1,
+                 low_open=True)
     y, scores, _ = _check_inputs(y_true, scores, "binary", None)
     if not 0 < y.sum() < len(y):
         raise ValueError("choosing a threshold needs both classes in y_true; got only "
@@ -422,10 +423,8 @@ def bootstrap_ci(y_true, proba, metric, *, n_boot=1000, seed=0, alpha=0.05,
     >>> bool(low < evaluate_predictions(y, p, task="binary", class_names="ab")["roc_auc"] < high)
     True
     """
-    if isinstance(n_boot, bool) or not isinstance(n_boot, numbers.Integral) or n_boot < 1:
-        raise ValueError(f"n_boot must be an integer >= 1; got {n_boot!r}.")
-    if not isinstance(alpha, numbers.Real) or not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1); got {alpha!r}.")
+    n_boot = check_scalar(n_boot, "n_boot", low=1)
+    check_scalar(alpha, "alpha", integer=False, low=0, high=1, low_open=True, high_open=True)
     y, scores, names = _check_inputs(y_true, proba, task, class_names)
     keys = evaluate_predictions(y, scores, task=task, class_names=names, threshold=threshold)
     keys = [k for k in keys if k != "n" and not k.startswith("threshold")]
