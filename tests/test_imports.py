@@ -1,6 +1,7 @@
 """The import graph of the toolkit, read from the source with ``ast``.
 
-Three rules, checked over every module of ``xray_features``, ``classifiers``
+The requirements of ``setup.cfg`` match the libraries the code imports.
+Three rules checked over every module of ``xray_features``, ``classifiers``
 and ``benchmarks``:
 
 - no cycle among module-level imports (a module never imports, at load
@@ -20,8 +21,12 @@ cannot leave a module half-initialised the way a module-level cycle does.
 """
 
 import ast
+import configparser
 import importlib
+import importlib.metadata
 import pkgutil
+import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -186,3 +191,58 @@ def test_datasets_public_names_import_from_the_package():
     ds = load_dataset("phantoms:fracture", n_images=4, image_size=32)
     assert isinstance(ds, Dataset)
     assert issubclass(DatasetError, ValueError) and issubclass(DatasetWarning, UserWarning)
+
+
+# ------------------------------------------------------------------ requirements
+
+#: Keras backends a user may choose instead of TensorFlow, installed by hand.
+OPTIONAL_BACKENDS = {"torch", "jax"}
+
+
+def _distribution(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _requirements(text):
+    return {_distribution(re.match(r"[A-Za-z0-9_.-]+", line.strip()).group())
+            for line in text.splitlines() if line.strip()}
+
+
+def imported_distributions():
+    """``{distribution: an importing module}`` for third-party imports at any level."""
+    modules = {}
+    for package in PACKAGES:
+        modules.update(package_modules(package))
+    by_module = importlib.metadata.packages_distributions()
+    found = {}
+    for module, (path, _) in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top in PACKAGES:
+                    continue
+                for dist in by_module.get(top, [top]):
+                    found.setdefault(_distribution(dist), module)
+    return found
+
+
+def test_install_requires_lists_exactly_what_the_code_imports():
+    setup_cfg = Path(__file__).resolve().parents[1] / "setup.cfg"
+    if not setup_cfg.is_file():
+        pytest.skip("no setup.cfg beside the tests (installed package)")
+    config = configparser.ConfigParser()
+    config.read(setup_cfg, encoding="utf-8")
+    required = _requirements(config["options"]["install_requires"])
+    extras = set().union(*(_requirements(v) for v in config["options.extras_require"].values()))
+    imported = imported_distributions()
+    unused = sorted(required - set(imported))
+    assert not unused, f"install_requires lists {unused}, which no module imports"
+    unlisted = sorted(f"{dist} (imported by {module})" for dist, module in imported.items()
+                      if dist not in required | extras | OPTIONAL_BACKENDS)
+    assert not unlisted, f"imported but not in setup.cfg: {unlisted}"
