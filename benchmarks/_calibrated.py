@@ -34,7 +34,8 @@ def calibrated_part(row, dataset, split, proba_test, proba_val, config):
     ...                 config)  # doctest: +SKIP
     """
     from benchmarks.calibration import fit_calibrator
-    from benchmarks.report import prediction_frame, score_part
+    from benchmarks.predictions_table import prediction_frame
+    from benchmarks.report import score_part
 
     name = f"{row['model']}+{config.calibrate}"
     keep = ("fold", "n_train", "n_val", "n_test", "fit_seconds", "predict_seconds",

@@ -16,6 +16,8 @@ tasks, each label's probability, averaged over labels.
 
 import numpy as np
 
+from xray_features._validation import check_scalar
+
 __all__ = ["expected_calibration_error", "calibration_metrics", "reliability_table",
            "fit_calibrator", "ProbabilityCalibrator", "CALIBRATION_METHODS"]
 
@@ -59,8 +61,7 @@ def reliability_table(confidence, outcome, *, n_bins=10):
     """
     confidence = np.asarray(confidence, dtype=float).ravel()
     outcome = np.asarray(outcome, dtype=float).ravel()
-    if not (isinstance(n_bins, (int, np.integer)) and n_bins >= 1):
-        raise ValueError(f"n_bins must be an integer >= 1; got {n_bins!r}.")
+    n_bins = check_scalar(n_bins, "n_bins", low=1)
     if confidence.shape != outcome.shape or confidence.size == 0:
         raise ValueError(f"confidence and outcome must be non-empty and of one length; got "
                          f"{confidence.size} and {outcome.size}.")

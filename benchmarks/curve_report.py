@@ -22,6 +22,7 @@ from pathlib import Path
 
 from benchmarks._csv_cells import frame_to_csv
 from benchmarks._outdir import record_outputs, write_output
+from benchmarks.predictions_table import predictions_csv
 from xray_features._atomic import make_folders
 
 __all__ = ["write_learning_curve", "plot_learning_curve", "CURVE_COLUMNS"]
@@ -100,7 +101,7 @@ def write_learning_curve(out, store, dataset, config, points):
                                               predictions["train_size"].astype(str),
                                               predictions["seed"])]
         predictions = _sorted(predictions[keep], order)
-    write_output(out, "learning_curve_predictions.csv", frame_to_csv(predictions))
+    write_output(out, "learning_curve_predictions.csv", predictions_csv(predictions))
     subsets = pd.concat([pd.DataFrame({"id": dataset.ids[p.train], "fold": p.fold,
                                        "train_size": p.train_size,
                                        "seed": p.curve_seed}) for p in points])

@@ -117,7 +117,8 @@ def ensemble_part(dataset, split, config, store, point=None, save=None):
     """
     import traceback
 
-    from benchmarks.report import prediction_frame, score_part
+    from benchmarks.predictions_table import prediction_frame
+    from benchmarks.report import score_part
 
     key = point.key if point else ""
     row = {"model": ENSEMBLE, "fold": split.fold, "n_train": len(split.train),

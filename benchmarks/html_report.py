@@ -162,7 +162,7 @@ def _per_class_section(predictions, summary):
     (threshold 0.5 / argmax; pooled over folds), from predictions.csv."""
     from sklearn.metrics import precision_recall_fscore_support
 
-    from benchmarks.metrics import predictions_to_arrays
+    from benchmarks.predictions_table import predictions_to_arrays
 
     task, names = summary.get("task"), summary.get("class_names")
     if predictions is None or not len(predictions) or not task or not names:

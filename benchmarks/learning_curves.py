@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks.splits import _stratify_target
+from xray_features._validation import check_scalar
 
 __all__ = ["CurvePoint", "parse_train_sizes", "nested_order", "nested_subset",
            "plan_learning_curve", "CURVE_SEED_LIMIT"]
@@ -240,9 +241,7 @@ def plan_learning_curve(dataset, splits, train_sizes, *, curve_seeds=3, seed=0):
     ([('10', 0, 10), ('10', 1, 10), ('all', 0, 30)], ['train size 50 is at least the 30 training images of fold 0: fitted once, as all'])
     """
     sizes = parse_train_sizes(train_sizes)
-    if (isinstance(curve_seeds, bool) or not isinstance(curve_seeds, numbers.Integral)
-            or curve_seeds < 1):
-        raise ValueError(f"curve_seeds must be an integer >= 1; got {curve_seeds!r}.")
+    curve_seeds = check_scalar(curve_seeds, "curve_seeds", low=1)
     labels = np.asarray(dataset.labels)
     points, notes = [], []
     for split in splits:

@@ -3,16 +3,19 @@
 Every model only produces probabilities; :func:`evaluate_predictions` turns
 them into metrics with ``sklearn.metrics`` and a fixed label order, so a
 handcrafted-feature model and a CNN are measured by the same code. Saved
-predictions can be turned back into arrays (:func:`predictions_to_arrays`) to
-recompute any metric later.
+predictions can be turned back into arrays
+(:func:`benchmarks.predictions_table.predictions_to_arrays`) to recompute
+any metric later.
 """
 
 import numbers
 
 import numpy as np
 
+from xray_features._validation import check_scalar
+
 __all__ = ["evaluate_predictions", "confusion_matrices", "choose_threshold",
-           "bootstrap_ci", "summarize_folds", "predictions_to_arrays"]
+           "bootstrap_ci", "summarize_folds"]
 
 TASKS = ("binary", "multiclass", "multilabel")
 THRESHOLD_METHODS = ("youden", "sensitivity")
@@ -283,9 +286,8 @@ def choose_threshold(y_true, scores, *, method="youden", target_sensitivity=0.95
 
     if method not in THRESHOLD_METHODS:
         raise ValueError(f"method must be one of {THRESHOLD_METHODS}; got {method!r}.")
-    if (isinstance(target_sensitivity, bool) or not isinstance(target_sensitivity, numbers.Real)
-            or not 0 < target_sensitivity <= 1):
-        raise ValueError(f"target_sensitivity must be in (0, 1]; got {target_sensitivity!r}.")
+    check_scalar(target_sensitivity, "target_sensitivity", integer=False, low=0, high=1,
+                 low_open=True)
     y, scores, _ = _check_inputs(y_true, scores, "binary", None)
     if not 0 < y.sum() < len(y):
         raise ValueError("choosing a threshold needs both classes in y_true; got only "
@@ -421,10 +423,8 @@ def bootstrap_ci(y_true, proba, metric, *, n_boot=1000, seed=0, alpha=0.05,
     >>> bool(low < evaluate_predictions(y, p, task="binary", class_names="ab")["roc_auc"] < high)
     True
     """
-    if isinstance(n_boot, bool) or not isinstance(n_boot, numbers.Integral) or n_boot < 1:
-        raise ValueError(f"n_boot must be an integer >= 1; got {n_boot!r}.")
-    if not isinstance(alpha, numbers.Real) or not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1); got {alpha!r}.")
+    n_boot = check_scalar(n_boot, "n_boot", low=1)
+    check_scalar(alpha, "alpha", integer=False, low=0, high=1, low_open=True, high_open=True)
     y, scores, names = _check_inputs(y_true, proba, task, class_names)
     keys = evaluate_predictions(y, scores, task=task, class_names=names, threshold=threshold)
     keys = [k for k in keys if k != "n" and not k.startswith("threshold")]
@@ -485,59 +485,3 @@ def summarize_folds(rows):
         summary[key] = float(values.mean()) if values.size else float("nan")
         summary[f"{key}_std"] = float(values.std(ddof=1)) if values.size > 1 else float("nan")
     return summary
-
-
-def _prediction_columns(task, names):
-    truth = [f"y_true_{n}" for n in names] if task == "multilabel" else ["y_true"]
-    return truth, [f"proba_{n}" for n in names]
-
-
-def predictions_to_arrays(frame, *, task, class_names):
-    """Turn saved predictions back into ``(y_true, proba)``.
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        Rows of one model and one evaluation set, in the ``predictions.csv``
-        layout: columns ``y_true`` (class index or name) or ``y_true_<label>``
-        (multi-label), and ``proba_<class>`` for every class; other columns
-        (``id``, ``split``, ``fold``, ``model``) are ignored.
-    task : {'binary', 'multiclass', 'multilabel'}
-    class_names : sequence of str
-
-    Returns
-    -------
-    y_true : (N,) ndarray of int or (N, L) ndarray of int
-    proba : (N, K) ndarray of float
-        Column order of ``class_names``; a binary file holding only the
-        positive column gives (N,) scores.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> frame = pd.DataFrame({"id": ["a", "b"], "y_true": [0, 1],
-    ...                       "proba_no": [0.8, 0.1], "proba_yes": [0.2, 0.9]})
-    >>> y, p = predictions_to_arrays(frame, task="binary", class_names=("no", "yes"))
-    >>> y.tolist(), p[:, 1].tolist()
-    ([0, 1], [0.2, 0.9])
-    """
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS}; got {task!r}.")
-    names = tuple(str(c) for c in class_names)
-    truth_columns, proba_columns = _prediction_columns(task, names)
-    if task == "binary" and proba_columns[0] not in frame and proba_columns[1] in frame:
-        proba_columns = proba_columns[1:]
-    missing = [c for c in truth_columns + proba_columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"the predictions lack columns {missing} (found "
-                         f"{list(frame.columns)}); check task and class_names.")
-    y = frame[truth_columns].to_numpy()
-    if task != "multilabel":
-        y = y[:, 0]
-        if y.dtype.kind in "OUT" and set(map(str, y)) <= set(names):
-            y = np.array([names.index(str(v)) for v in y])
-    y = y.astype(np.int64)
-    proba = frame[proba_columns].to_numpy(dtype=np.float64)
-    proba = proba[:, 0] if proba.shape[1] == 1 else proba
-    _check_inputs(y, proba, task, names)
-    return y, proba

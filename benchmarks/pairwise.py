@@ -292,7 +292,7 @@ def pairwise_comparisons(predictions, *, task, class_names, thresholds=None, n_b
     """
     import pandas as pd
 
-    from benchmarks.metrics import predictions_to_arrays
+    from benchmarks.predictions_table import predictions_to_arrays
 
     thresholds = thresholds or {}
     models = list(dict.fromkeys(predictions["model"])) if len(predictions) else []

@@ -13,11 +13,12 @@ import numpy as np
 
 from benchmarks._csv_cells import frame_to_csv
 from benchmarks._outdir import record_outputs, write_output
+from benchmarks.predictions_table import predictions_csv
 from benchmarks.store import json_default
 from xray_features._atomic import make_folders
 
 __all__ = ["write_outputs", "write_run_record", "write_splits", "score_part",
-           "prediction_frame", "format_leaderboard", "library_versions", "run_model_names"]
+           "format_leaderboard", "library_versions", "run_model_names"]
 
 #: Leading columns of results.csv, in this order; per-class and tuned
 #: columns follow.
@@ -91,7 +92,7 @@ def write_outputs(out, store, dataset, config):
     write_output(out, "results.json", json.dumps(
         results.replace({np.nan: None}).to_dict(orient="records"), indent=1,
         default=json_default))
-    write_output(out, "predictions.csv", frame_to_csv(predictions))
+    write_output(out, "predictions.csv", predictions_csv(predictions))
     from benchmarks.ensemble_part import write_ensemble_record
 
     write_ensemble_record(out, records)
@@ -164,29 +165,6 @@ def score_part(dataset, split, proba_test, proba_val, config):
     return metrics
 
 
-def prediction_frame(name, dataset, split, proba_test, proba_val):
-    """Per-image predictions of the validation and test sets, in the
-    ``predictions.csv`` layout: ``id``, ``split``, ``fold``, ``model``,
-    ``y_true`` (or ``y_true_<label>``) and ``proba_<class>``."""
-    import pandas as pd
-
-    frames = []
-    for part, indices, proba in (("val", split.val, proba_val), ("test", split.test, proba_test)):
-        if proba is None or len(indices) == 0:
-            continue
-        frame = {"id": dataset.ids[indices], "split": part, "fold": split.fold, "model": name}
-        labels = dataset.labels[indices]
-        if dataset.task == "multilabel":
-            for column, label in enumerate(dataset.class_names):
-                frame[f"y_true_{label}"] = labels[:, column]
-        else:
-            frame["y_true"] = labels
-        for column, label in enumerate(dataset.class_names):
-            frame[f"proba_{label}"] = proba[:, column]
-        frames.append(pd.DataFrame(frame))
-    return pd.concat(frames, ignore_index=True)
-
-
 def write_splits(out, dataset, splits):
     """Write ``splits.csv``: the set (train/val/test) of every image in every
     fold, with its group when the dataset has groups.
@@ -211,7 +189,8 @@ def write_splits(out, dataset, splits):
 def _fold_summaries(rows, predictions, dataset, config):
     """Mean and std over folds, and metrics pooled over out-of-fold
     predictions, one row each per model."""
-    from benchmarks.metrics import evaluate_predictions, predictions_to_arrays, summarize_folds
+    from benchmarks.metrics import evaluate_predictions, summarize_folds
+    from benchmarks.predictions_table import predictions_to_arrays
 
     summaries = []
     for model in dict.fromkeys(row["model"] for row in rows):
@@ -334,7 +313,8 @@ def _write_plots(out, records, predictions, dataset):
     overlaying all models (test predictions, all folds pooled), in
     ``out/plots`` (a real folder, never a link; each file written atomically)."""
     from benchmarks.calibration_plots import plot_reliability_diagram
-    from benchmarks.metrics import confusion_matrices, predictions_to_arrays
+    from benchmarks.metrics import confusion_matrices
+    from benchmarks.predictions_table import predictions_to_arrays
     from benchmarks.plots import (plot_confusion_matrix, plot_pr_curves, plot_roc_curves,
                                   plot_training_history)
 

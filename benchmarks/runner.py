@@ -22,6 +22,7 @@ from benchmarks.ensemble import ENSEMBLE
 from benchmarks.ensemble_part import check_ensemble_splits, ensemble_is_stale, ensemble_part
 from benchmarks.store import ResultStore
 from xray_features._atomic import make_folders
+from xray_features._validation import check_n_jobs, check_scalar
 from benchmarks.splits import Split
 
 __all__ = ["BenchmarkConfig", "run_benchmark", "DEFAULT_MODELS", "RunTerminated"]
@@ -36,11 +37,6 @@ DEFAULT_MODELS = ("edge-xgb", "hog-xgb", "texture-xgb", "all-xgb", "cnn-small")
 
 _SPLITS = ("auto", "official", "holdout")
 _THRESHOLD_METHODS = ("youden", "sensitivity")
-
-
-def _is_int(value, minimum):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) \
-        and value >= minimum
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,35 +139,25 @@ class BenchmarkConfig:
                              f"models`); got {self.models!r}.")
         if self.split not in _SPLITS:
             raise ValueError(f"split must be one of {_SPLITS}; got {self.split!r}.")
-        if self.cv is not None and not _is_int(self.cv, 2):
-            raise ValueError(f"cv must be an integer >= 2 (number of folds); got {self.cv!r}.")
+        check_scalar(self.cv, "cv", low=2, allow_none=True, hint="It is the number of folds.")
         if self.cv is not None and self.split != "auto":
             raise ValueError(f"cv={self.cv} and split={self.split!r} contradict each other; "
                              "give one of them.")
         from xray_features._safety import MAX_IMAGE_SIZE
 
-        if self.image_size is not None and not (_is_int(self.image_size, 8)
-                                                and self.image_size <= MAX_IMAGE_SIZE):
-            raise ValueError(f"image_size must be an integer from 8 to {MAX_IMAGE_SIZE}; got "
-                             f"{self.image_size!r}.")
+        check_scalar(self.image_size, "image_size", low=8, high=MAX_IMAGE_SIZE, allow_none=True)
         for switch in ("save_models", "quiet", "fresh", "strict"):
             if not isinstance(getattr(self, switch), (bool, np.bool_)):
                 raise ValueError(f"{switch} must be True or False; got "
                                  f"{getattr(self, switch)!r}.")
-        if not _is_int(self.seed, 0):
-            raise ValueError(f"seed must be an integer >= 0; got {self.seed!r}.")
-        if not _is_int(self.n_jobs, -1) or self.n_jobs == 0:
-            raise ValueError(f"n_jobs must be a non-zero integer (-1: all cores); got "
-                             f"{self.n_jobs!r}.")
-        if not _is_int(self.n_bootstrap, 1):
-            raise ValueError(f"n_bootstrap must be an integer >= 1; got {self.n_bootstrap!r}.")
+        check_scalar(self.seed, "seed", low=0)
+        check_n_jobs(self.n_jobs, low=-1)
+        check_scalar(self.n_bootstrap, "n_bootstrap", low=1)
         if self.threshold_method not in _THRESHOLD_METHODS:
             raise ValueError(f"threshold_method must be one of {_THRESHOLD_METHODS}; "
                              f"got {self.threshold_method!r}.")
-        if isinstance(self.target_sensitivity, bool) or not isinstance(
-                self.target_sensitivity, (int, float)) or not 0 < self.target_sensitivity <= 1:
-            raise ValueError("target_sensitivity must be in (0, 1]; got "
-                             f"{self.target_sensitivity!r}.")
+        check_scalar(self.target_sensitivity, "target_sensitivity", integer=False, low=0, high=1,
+                     low_open=True)
         from benchmarks.calibration import CALIBRATION_METHODS
 
         if self.calibrate is not None and self.calibrate not in CALIBRATION_METHODS:
@@ -185,8 +171,7 @@ class BenchmarkConfig:
             from benchmarks.learning_curves import parse_train_sizes
 
             parse_train_sizes(self.train_sizes)
-        if not _is_int(self.curve_seeds, 1):
-            raise ValueError(f"curve_seeds must be an integer >= 1; got {self.curve_seeds!r}.")
+        check_scalar(self.curve_seeds, "curve_seeds", low=1)
         if not isinstance(self.dataset_options, dict):
             raise ValueError(f"dataset_options must be a dict of load_dataset options; got "
                              f"{self.dataset_options!r}.")
@@ -519,7 +504,8 @@ def _run_part(name, dataset, split, config, store, load_size, point=None):
     subset, already in ``split.train``, with the model seed offset by its
     curve seed); return (row, predictions, history, traceback, variants),
     ``variants`` the calibrated version's (row, predictions), if any."""
-    from benchmarks.report import prediction_frame, score_part
+    from benchmarks.predictions_table import prediction_frame
+    from benchmarks.report import score_part
 
     if name == ENSEMBLE:  # from its members' saved predictions, no fit
         return ensemble_part(dataset, split, config, store, point, save=lambda model: (

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from xray_features._validation import check_scalar
+
 __all__ = ["Split", "LeakageError", "make_splits", "check_group_leakage",
            "shared_groups", "find_duplicate_images", "image_digest"]
 
@@ -299,15 +301,6 @@ def _carve(candidates, fraction, target, groups, seed, what):
     return candidates[rest], candidates[carved]
 
 
-def _check_fraction(value, name, *, upper=1.0, allow_zero=False):
-    low_ok = value >= 0 if allow_zero else value > 0
-    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-            or not (low_ok and value < upper)):
-        interval = f"[0, {upper:.3g})" if allow_zero else f"(0, {upper:.3g})"
-        raise ValueError(f"{name} must be a fraction in {interval}; got {value!r}.")
-    return float(value)
-
-
 def _official(dataset, labels, target, groups, val_size, seed):
     split = getattr(dataset, "split", None)
     if split is None:
@@ -405,13 +398,13 @@ def make_splits(dataset, *, strategy="official", n_folds=5, val_size=0.15,
 
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}; got {strategy!r}.")
-    if (isinstance(n_folds, bool) or not isinstance(n_folds, numbers.Integral)
-            or n_folds < 2):
-        raise ValueError(f"n_folds must be an integer >= 2; got {n_folds!r}.")
+    n_folds = check_scalar(n_folds, "n_folds", low=2)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"seed must be an integer; got {seed!r}.")
-    test_size = _check_fraction(test_size, "test_size")
-    val_size = _check_fraction(val_size, "val_size", allow_zero=True)
+    test_size = check_scalar(test_size, "test_size", integer=False, low=0, high=1,
+                             low_open=True, high_open=True, noun="fraction")
+    val_size = check_scalar(val_size, "val_size", integer=False, low=0, high=1,
+                            high_open=True, noun="fraction")
     task = getattr(dataset, "task", None)
     if task not in ("binary", "multiclass", "multilabel"):
         raise ValueError(f"dataset.task must be 'binary', 'multiclass' or "

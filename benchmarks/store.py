@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._csv_cells import frame_to_csv, unescape_frame
 from benchmarks._outdir import (RUN_OUTPUTS, claim_output_folder, delete_recorded,  # noqa: F401
                                 owning_folder, write_output)
+from benchmarks.predictions_table import predictions_csv, read_predictions
 from xray_features._atomic import TEMPORARY_SUFFIX, make_folders, write_text_atomic
 
 __all__ = ["ResultStore", "RunConfigMismatch", "write_atomic", "read_json", "json_default",
@@ -228,7 +228,7 @@ class ResultStore:
         stem = _part_stem(model, fold, key)
         csv, trace = self.parts / f"{stem}.csv", self.parts / f"{stem}.traceback.txt"
         if predictions is not None:
-            self._write(f"parts/{stem}.csv", frame_to_csv(predictions))
+            self._write(f"parts/{stem}.csv", predictions_csv(predictions))
         else:
             csv.unlink(missing_ok=True)
         if traceback:
@@ -250,14 +250,11 @@ class ResultStore:
     def load_part(self, model, fold, *, key=""):
         """The saved record (dict) and predictions (DataFrame, None when
         absent) of one part, or None when the part was never saved."""
-        import pandas as pd
-
         record = self._record(model, fold, key)
         if record is None:
             return None
         csv = self.parts / f"{_part_stem(model, fold, key)}.csv"
-        predictions = (unescape_frame(pd.read_csv(csv, dtype={"id": str}))
-                       if csv.is_file() else None)
+        predictions = read_predictions(csv) if csv.is_file() else None
         return record, predictions
 
     def model_dir(self, model, fold=None):
@@ -290,6 +287,6 @@ def read_parts(parts, *, keyed=False):
         records.append(record)
         csv = path.with_suffix(".csv")
         if csv.exists() and not record["row"].get("error"):
-            frames.append(unescape_frame(pd.read_csv(csv, dtype={"id": str})))
+            frames.append(read_predictions(csv))
     predictions = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return records, predictions

@@ -19,8 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils._param_validation import (Interval, Options, StrOptions,
-                                             validate_parameter_constraints)
+from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from classifiers.base import ImageClassifierMixin, check_image_size
 
@@ -38,26 +37,6 @@ _ARCHITECTURES = {
     "deep": {"filters": (16, 32, 64, 128), "dense_units": 128, "dropout": 0.3,
              "learning_rate": 1e-3},
 }
-
-
-def _check_int(value, name, *, minimum, allow_none=False, caller="this model"):
-    """Check an integer argument of a function (not an estimator parameter)
-    with the same rule and message as ``_parameter_constraints``; return it."""
-    constraints = [Interval(Integral, minimum, None, closed="left")]
-    validate_parameter_constraints({name: constraints + [None] * allow_none},
-                                   {name: value}, caller_name=caller)
-    return None if value is None else int(value)
-
-
-def _check_number(value, name, *, low, high=None, low_open=True, allow_none=False,
-                  caller="this model"):
-    """Check a real argument of a function in [low, high) or (low, high)
-    with the same rule and message as ``_parameter_constraints``; return it."""
-    closed = "neither" if low_open else "left"
-    constraints = [Interval(Real, low, high, closed=closed)]
-    validate_parameter_constraints({name: constraints + [None] * allow_none},
-                                   {name: value}, caller_name=caller)
-    return None if value is None else float(value)
 
 
 class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from xray_features._validation import check_scalar
+
 __all__ = ["pretrain_rotation"]
 
 _WEIGHTS_FILE = "backbone.weights.h5"
@@ -94,21 +96,20 @@ def pretrain_rotation(images, out, *, backbone="mobilenetv2", image_size=64, epo
     from classifiers import training
     from classifiers.backbone_weights import (PRETRAIN_FORMAT, WeightsSource, build_backbone,
                                               recalibrate_batch_norm)
-    from classifiers.keras_models import _check_int, _check_number
     from classifiers.persistence import library_versions
     from classifiers.transfer import BACKBONES
 
     if backbone not in BACKBONES:
         raise ValueError(f"backbone must be one of {sorted(BACKBONES)}; got {backbone!r}.")
     spec = BACKBONES[backbone]
-    side = _check_int(image_size, "image_size", minimum=spec.min_size)
-    _check_int(epochs, "epochs", minimum=1)
-    _check_int(batch_size, "batch_size", minimum=1)
-    _check_number(learning_rate, "learning_rate", low=0)
-    _check_number(validation_split, "validation_split", low=0, high=1, low_open=False)
-    _check_int(early_stopping_patience, "early_stopping_patience", minimum=0,
-               allow_none=True)
-    seed = training.new_seed(_check_int(random_state, "random_state", minimum=0))
+    side = check_scalar(image_size, "image_size", low=spec.min_size)
+    check_scalar(epochs, "epochs", low=1)
+    check_scalar(batch_size, "batch_size", low=1)
+    check_scalar(learning_rate, "learning_rate", integer=False, low=0, low_open=True)
+    check_scalar(validation_split, "validation_split", integer=False, low=0, high=1,
+                 high_open=True)
+    check_scalar(early_stopping_patience, "early_stopping_patience", low=0, allow_none=True)
+    seed = training.new_seed(check_scalar(random_state, "random_state", low=0))
     out = _check_out(out)
     x = _pixels(images, side)
     n_val = int(round(validation_split * len(x)))

@@ -10,7 +10,7 @@ import pytest
 from benchmarks import runner
 from benchmarks.ensemble import ensemble_settings, select_members
 from benchmarks.ensemble_part import ensemble_part
-from benchmarks.report import prediction_frame
+from benchmarks.predictions_table import prediction_frame
 from benchmarks.runner import BenchmarkConfig, run_benchmark
 from benchmarks.splits import Split
 from benchmarks.store import ResultStore

@@ -8,7 +8,7 @@ import pytest
 
 from benchmarks.calibration import calibration_metrics
 from benchmarks.cli import main
-from benchmarks.metrics import predictions_to_arrays
+from benchmarks.predictions_table import predictions_to_arrays
 from benchmarks.ordinal import ordinal_metrics
 from benchmarks.pairwise import delong_test
 from benchmarks.runner import run_benchmark

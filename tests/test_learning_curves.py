@@ -12,7 +12,8 @@ from benchmarks.cli import build_parser
 from benchmarks.curve_report import plot_learning_curve
 from benchmarks.learning_curves import (nested_order, nested_subset, parse_train_sizes,
                                         plan_learning_curve)
-from benchmarks.metrics import choose_threshold, evaluate_predictions, predictions_to_arrays
+from benchmarks.metrics import choose_threshold, evaluate_predictions
+from benchmarks.predictions_table import predictions_to_arrays
 from benchmarks.runner import run_benchmark
 from benchmarks.splits import Split
 from benchmarks.store import ResultStore

@@ -1,10 +1,8 @@
 import numpy as np
-import pandas as pd
 import pytest
 
 from benchmarks.metrics import (bootstrap_ci, choose_threshold, confusion_matrices,
-                                evaluate_predictions, predictions_to_arrays,
-                                summarize_folds)
+                                evaluate_predictions, summarize_folds)
 
 BINARY = ("normal", "fracture")
 
@@ -217,25 +215,3 @@ def test_summarize_folds_gives_mean_and_sample_std_ignoring_nan_and_text():
     assert summary["f1"] == pytest.approx(0.8) and summary["f1_std"] == pytest.approx(0.2)
     assert summary["roc_auc"] == pytest.approx(0.85)
     assert "model" not in summary and "fold" not in summary
-
-
-def test_predictions_to_arrays_recovers_what_was_saved():
-    frame = pd.DataFrame({"id": ["a", "b", "c"], "split": "test", "fold": 0, "model": "m",
-                          "y_true": [2, 0, 1], "proba_x": [0.1, 0.7, 0.2],
-                          "proba_y": [0.2, 0.2, 0.5], "proba_z": [0.7, 0.1, 0.3]})
-    y, proba = predictions_to_arrays(frame, task="multiclass", class_names=("x", "y", "z"))
-    assert y.tolist() == [2, 0, 1] and proba[0].tolist() == [0.1, 0.2, 0.7]
-    frame["y_true"] = ["z", "x", "y"]  # class names work as well as indices
-    assert predictions_to_arrays(frame, task="multiclass",
-                                 class_names=("x", "y", "z"))[0].tolist() == [2, 0, 1]
-    with pytest.raises(ValueError, match="lack columns \\['proba_w'\\]"):
-        predictions_to_arrays(frame, task="multiclass", class_names=("x", "y", "w"))
-
-
-def test_predictions_to_arrays_multilabel():
-    frame = pd.DataFrame({"y_true_x": [1, 0], "y_true_y": [1, 1],
-                          "proba_x": [0.9, 0.2], "proba_y": [0.6, 0.7]})
-    y, proba = predictions_to_arrays(frame, task="multilabel", class_names=("x", "y"))
-    assert y.tolist() == [[1, 1], [0, 1]] and proba.shape == (2, 2)
-    row = evaluate_predictions(y, proba, task="multilabel", class_names=("x", "y"))
-    assert row["f1"] == 1.0

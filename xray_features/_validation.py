@@ -1,10 +1,18 @@
-"""Input validation shared by every public function that takes images."""
+"""Input validation shared by every public function: images and scalar parameters.
 
+Scalars are checked by :func:`check_scalar` against a scikit-learn
+:class:`~sklearn.utils._param_validation.Interval` (the rule estimators
+declare in ``_parameter_constraints``), with one message format for the
+whole toolkit: ``"<name> must be <rule>; got <value>."``, then a hint.
+"""
+
+import math
 import numbers
 
 import numpy as np
 
-__all__ = ["check_image", "check_images", "check_positive_int", "check_pair"]
+__all__ = ["check_image", "check_images", "check_scalar", "check_positive_int", "check_n_jobs",
+           "check_pair"]
 
 _SUPPORTED_KINDS = "bool, uint8, uint16 or float (values in [0, 1])"
 
@@ -106,6 +114,95 @@ def check_images(images, *, name="images"):
     return [check_image(item, name=f"{name}[{index}]") for index, item in enumerate(items)]
 
 
+def _bound(value):
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _rule(integer, low, high, low_open, high_open, noun):
+    """``"an integer >= 1"``, ``"a number in [0, 255]"``, ``"a fraction in (0, 1)"``..."""
+    noun = noun or ("integer" if integer else "number")
+    article = "an" if noun[0] in "aeiou" else "a"
+    if low is not None and high is not None:
+        if integer and not (low_open or high_open):
+            return f"{article} {noun} from {low} to {high}"
+        return (f"{article} {noun} in {'(' if low_open else '['}{_bound(low)}, "
+                f"{_bound(high)}{')' if high_open else ']'}")
+    finite = "" if integer or noun != "number" else "finite "
+    if low is not None:
+        return f"{article} {finite}{noun} {'>' if low_open else '>='} {_bound(low)}"
+    if high is not None:
+        return f"{article} {finite}{noun} {'<' if high_open else '<='} {_bound(high)}"
+    return f"{article} {finite}{noun}"
+
+
+def check_scalar(value, name, *, integer=True, low=None, high=None, low_open=False,
+                 high_open=False, allow_none=False, noun=None, hint=None):
+    """Return ``value`` (an int or a float) if it is a number within the bounds, else raise.
+
+    Parameters
+    ----------
+    value : object
+        What the caller was given.
+    name : str
+        The parameter's name, for the message.
+    integer : bool, optional
+        Accept integers only (``True``) or any real number. ``bool`` is
+        never a number here, and NaN or an infinite bound never passes.
+    low, high : int or float, optional
+        Bounds; ``None`` for no bound.
+    low_open, high_open : bool, optional
+        Exclude the bound itself.
+    allow_none : bool, optional
+        Accept ``None`` too (returned as is).
+    noun : str, optional
+        What the number is called in the message (default "integer" or
+        "number"), e.g. ``"fraction"``.
+    hint : str, optional
+        A sentence appended to the message, e.g. how to fix the value.
+
+    Returns
+    -------
+    int, float or None
+
+    Raises
+    ------
+    ValueError
+        ``"<name> must be <rule>; got <value>."`` and the hint.
+
+    Examples
+    --------
+    >>> check_scalar(3, "n_folds", low=2)
+    3
+    >>> check_scalar(0.2, "val_size", integer=False, low=0, high=1, high_open=True)
+    0.2
+    >>> check_scalar(1, "cv", low=2)
+    Traceback (most recent call last):
+    ...
+    ValueError: cv must be an integer >= 2; got 1.
+    """
+    if allow_none and value is None:
+        return None
+    if type(value) in ((int,) if integer else (int, float)) and (  # the common case,
+            (low is None or (value > low if low_open else value >= low))  # without ABC checks
+            and (high is None or (value < high if high_open else value <= high))
+            and (integer or math.isfinite(value))):
+        return int(value) if integer else float(value)
+    # The rule itself is scikit-learn's (imported here: this module is imported
+    # by light modules that should not pay for scikit-learn until a check fails
+    # the fast path above).
+    from sklearn.utils._param_validation import Interval
+
+    closed = {(False, False): "both", (False, True): "left", (True, False): "right",
+              (True, True): "neither"}[(low_open or low is None, high_open or high is None)]
+    interval = Interval(numbers.Integral if integer else numbers.Real, low, high, closed=closed)
+    if not isinstance(value, (bool, np.bool_)) and interval.is_satisfied_by(value):
+        return int(value) if integer else float(value)
+    rule = _rule(integer, low, high, low_open, high_open, noun)
+    if allow_none:
+        rule += " or None"
+    raise ValueError(f"{name} must be {rule}; got {value!r}." + (f" {hint}" if hint else ""))
+
+
 def check_positive_int(value, *, name, minimum=1):
     """Return ``value`` as an int if it is an integer >= ``minimum``.
 
@@ -114,11 +211,28 @@ def check_positive_int(value, *, name, minimum=1):
     >>> check_positive_int(8, name="orientations")
     8
     """
-    if type(value) is int and value >= minimum:   # the common case, without ABC checks
-        return value
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}.")
-    return int(value)
+    return check_scalar(value, name, low=minimum)
+
+
+def check_n_jobs(value, *, low=None):
+    """Return joblib's ``n_jobs``, a non-zero integer (>= ``low`` if given), or raise.
+
+    Examples
+    --------
+    >>> check_n_jobs(-1)
+    -1
+    >>> check_n_jobs(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_jobs must be a non-zero integer (-1: all cores); got 0.
+    """
+    try:
+        checked = check_scalar(value, "n_jobs", low=low)
+    except ValueError:
+        checked = 0
+    if checked == 0:   # the rule is two intervals, around 0: one message for both
+        raise ValueError(f"n_jobs must be a non-zero integer (-1: all cores); got {value!r}.")
+    return checked
 
 
 def check_pair(value, *, name, minimum=1, parts=("rows", "columns")):

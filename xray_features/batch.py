@@ -20,7 +20,6 @@ parallel workers or an interrupted run never leave a partial vector.
 import hashlib
 import json
 import math
-import numbers
 import os
 import sys
 import time
@@ -32,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from xray_features._atomic import write_bytes_atomic
-from xray_features._validation import check_image
+from xray_features._validation import check_image, check_n_jobs, check_scalar
 
 __all__ = ["extract_features", "ExtractionReport"]
 
@@ -276,11 +275,8 @@ def _check_options(extractor, n_jobs, chunk_size, image_loader):
     if not (hasattr(extractor, "extract_one") and hasattr(extractor, "get_feature_names_out")):
         raise TypeError("extractor must be an xray_features extractor with extract_one(), "
                         f"e.g. make_features('hog'); got {type(extractor).__name__}.")
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
-        raise ValueError(f"n_jobs must be a non-zero integer (-1: all cores); got {n_jobs!r}.")
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, numbers.Integral) \
-            or chunk_size < 1:
-        raise ValueError(f"chunk_size must be an integer >= 1; got {chunk_size!r}.")
+    check_n_jobs(n_jobs)
+    check_scalar(chunk_size, "chunk_size", low=1)
     if image_loader is not None and not callable(image_loader):
         raise TypeError("image_loader must be a function path -> 2-D array, or None for "
                         f"xray_features.load_image; got {type(image_loader).__name__}.")

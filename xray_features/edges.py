@@ -25,13 +25,12 @@ absorbs float rounding, so ``image``, ``image.astype(np.uint16) * 257`` and
 """
 
 import functools
-import numbers
 
 import cv2
 import numpy as np
 
 from xray_features._base import ImageFeatures, working_image
-from xray_features._validation import check_image, check_pair, check_positive_int
+from xray_features._validation import check_image, check_pair, check_positive_int, check_scalar
 from xray_features.enhance import denoise_gaussian
 from xray_features.preprocess import to_float32
 
@@ -45,23 +44,14 @@ _CANNY_LOW, _CANNY_HIGH = 100, 200
 _SQUARE = np.ones((3, 3), dtype=np.uint8)
 
 
-def _real(value, name, low, high, hint):
-    if type(value) in (int, float) and low <= value <= high:   # without ABC checks
-        return float(value)
-    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-            or not np.isfinite(value) or not low <= value <= high):
-        raise ValueError(f"{name} must be a number in [{low}, {high}]; got {value!r}. "
-                         f"{hint}")
-    return float(value)
-
-
 def _check_map_params(threshold, method, sigma):
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
-    return {"threshold": _real(threshold, "threshold", 0, 255,
-                               "It is on the 0-255 scale for every dtype, e.g. 150."),
+    return {"threshold": check_scalar(threshold, "threshold", integer=False, low=0, high=255,
+                                      hint="It is on the 0-255 scale for every dtype, e.g. 150."),
             "method": method,
-            "sigma": _real(sigma, "sigma", 0, 20, "Use 0 for no smoothing, 1 against noise.")}
+            "sigma": check_scalar(sigma, "sigma", integer=False, low=0, high=20,
+                                  hint="Use 0 for no smoothing, 1 against noise.")}
 
 
 def _check_params(threshold, method, sigma, grid, orientations, cell_orientations,

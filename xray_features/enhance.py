@@ -8,8 +8,8 @@ dtype.
 import cv2
 import numpy as np
 
-from xray_features._validation import check_positive_int
-from xray_features.preprocess import _check, _positive_real, _shape_pair, to_uint8
+from xray_features._validation import check_positive_int, check_scalar
+from xray_features.preprocess import _check, _shape_pair, to_uint8
 
 __all__ = ["clahe", "equalize_histogram", "denoise_gaussian", "denoise_median"]
 
@@ -60,7 +60,7 @@ def clahe(image, *, clip_limit=2.0, tile_grid_size=(8, 8)):
     True
     """
     image = _check(image, allow_bool=False, unit_range=True)
-    clip_limit = _positive_real(clip_limit, "clip_limit")
+    clip_limit = check_scalar(clip_limit, "clip_limit", integer=False, low=0, low_open=True)
     rows, cols = _shape_pair(tile_grid_size, "tile_grid_size")
     equaliser = cv2.createCLAHE(clipLimit=clip_limit, tileGridSize=(cols, rows))
     if image.dtype == np.uint8:
@@ -140,7 +140,7 @@ def denoise_gaussian(image, *, sigma=1.0):
     1.0
     """
     image = _check(image, allow_bool=False)
-    sigma = _positive_real(sigma, "sigma")
+    sigma = check_scalar(sigma, "sigma", integer=False, low=0, low_open=True)
     if image.dtype == np.float16:
         return denoise_gaussian(image.astype(np.float32), sigma=sigma).astype(np.float16)
     return cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, sigmaY=sigma,

@@ -62,13 +62,6 @@ def _shape_pair(shape, name):
     return check_pair(shape, name=name, parts=("height", "width"))
 
 
-def _positive_real(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-            or not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0; got {value!r}.")
-    return float(value)
-
-
 def to_float32(image):
     """Convert an image to float32 on [0, 1].
 

@@ -9,9 +9,9 @@ images there are.
 """
 
 import math
-import numbers
 import warnings
 
+from xray_features._validation import check_n_jobs, check_scalar
 from xray_features.batch import _check_inputs, _chunks, _is_path, _reason
 
 __all__ = ["map_images"]
@@ -49,11 +49,8 @@ def _check_options(function, n_jobs, chunk_size):
     if not callable(function):
         raise TypeError(f"function must be callable (image or path -> result); got "
                         f"{type(function).__name__}.")
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
-        raise ValueError(f"n_jobs must be a non-zero integer (-1: all cores); got {n_jobs!r}.")
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, numbers.Integral) \
-            or chunk_size < 1:
-        raise ValueError(f"chunk_size must be an integer >= 1; got {chunk_size!r}.")
+    check_n_jobs(n_jobs)
+    check_scalar(chunk_size, "chunk_size", low=1)
 
 
 def map_images(function, images_or_paths, *, n_jobs=1, chunk_size=256, strict=False,

@@ -13,13 +13,14 @@ of one seed share anatomy and noise and differ only by the lesion.
 """
 
 import math
-import numbers
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
 import cv2
 import numpy as np
+
+from xray_features._validation import check_scalar
 
 __all__ = ["DIFFICULTY_PRESETS", "REGION_LABELS", "TASKS", "make_long_bone", "make_joint",
            "make_phantom", "make_phantom_dataset", "phantom_seed", "write_phantom_folder"]
@@ -66,15 +67,9 @@ REGION_LABELS = MappingProxyType({"air": 0, "soft_tissue": 1, "cortex": 2, "marr
 _MIN_SIZE = 32
 
 
-def _is_int(value, minimum=0):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= minimum
-
-
 def _check_size(size):
-    if not _is_int(size, _MIN_SIZE):
-        raise ValueError(f"size must be an integer >= {_MIN_SIZE} (the side of the square "
-                         f"image in pixels); got {size!r}. Use e.g. size=128.")
-    return int(size)
+    return check_scalar(size, "size", low=_MIN_SIZE,
+                        hint="It is the side of the square image in pixels; use e.g. size=128.")
 
 
 def _seed_sequence(seed):
@@ -82,10 +77,11 @@ def _seed_sequence(seed):
         return np.random.SeedSequence()
     if isinstance(seed, np.random.SeedSequence):
         return seed
-    if not _is_int(seed):
+    try:
+        return np.random.SeedSequence(check_scalar(seed, "seed", low=0))
+    except ValueError:
         raise ValueError(f"seed must be None, a non-negative integer or a "
-                         f"numpy.random.SeedSequence; got {seed!r}. Use e.g. seed=0.")
-    return np.random.SeedSequence(int(seed))
+                         f"numpy.random.SeedSequence; got {seed!r}. Use e.g. seed=0.") from None
 
 
 def _streams(seed):
@@ -120,11 +116,8 @@ def _resolve_difficulty(difficulty, **overrides):
               **{key: value for key, value in overrides.items() if value is not None}}
     for key, value in params.items():
         low, high, closed = _RULES[key]
-        if not (isinstance(value, numbers.Real) and not isinstance(value, bool)
-                and (low <= value if closed else low < value) and value <= high):
-            raise ValueError(f"difficulty parameter {key!r} must be a number in "
-                             f"{'[' if closed else '('}{low}, {high}]; got {value!r}.")
-        params[key] = float(value)
+        params[key] = check_scalar(value, f"difficulty parameter {key!r}", integer=False,
+                                   low=low, high=high, low_open=not closed)
     return params
 
 
@@ -380,8 +373,7 @@ def phantom_seed(seed, index):
     True
     """
     for name, value in (("seed", seed), ("index", index)):
-        if not _is_int(value):
-            raise ValueError(f"{name} must be a non-negative integer; got {value!r}.")
+        check_scalar(value, name, low=0)
     sequence = np.random.SeedSequence(int(seed), spawn_key=(0, int(index)))
     return int(sequence.generate_state(1, np.uint64)[0])
 
@@ -397,9 +389,8 @@ def make_phantom(task, label, *, size=128, seed=None, difficulty="medium"):
     (64, 64)
     """
     n_classes = len(TASKS[_check_task(task)])
-    if not _is_int(label) or label >= n_classes:
-        raise ValueError(f"label must be a class index in [0, {n_classes - 1}] for task "
-                         f"{task!r} (classes {TASKS[task]}); got {label!r}.")
+    check_scalar(label, "label", low=0, high=n_classes - 1, noun="class index",
+                 hint=f"Task {task!r} has classes {TASKS[task]}.")
     options = {"size": size, "seed": seed, "difficulty": difficulty}
     if task == "fracture" or (task == "four-class" and label < 2):
         return make_long_bone(fractured=bool(label % 2), **options)
@@ -450,12 +441,9 @@ def make_phantom_dataset(task="fracture", *, n_images=200, size=128, seed=0,
     ((4, 64, 64), [0, 0, 1, 1], ('intact', 'fracture'))
     """
     _check_task(task)
-    if not _is_int(n_images, 1):
-        raise ValueError(f"n_images must be an integer >= 1; got {n_images!r}.")
-    if not isinstance(balance, numbers.Real) or isinstance(balance, bool) \
-            or not 0.0 <= balance <= 1.0:
-        raise ValueError(f"balance must be the fraction of abnormal images, a number in "
-                         f"[0, 1]; got {balance!r}.")
+    check_scalar(n_images, "n_images", low=1)
+    check_scalar(balance, "balance", integer=False, low=0, high=1,
+                 hint="It is the fraction of abnormal images.")
     size, params = _check_size(size), _resolve_difficulty(difficulty)
     root = _seed_sequence(seed)   # seed=None: draw the entropy once for every image
     groups = [int(n_images)] if task != "four-class" else [(n_images + 1) // 2, n_images // 2]

@@ -11,7 +11,6 @@ and a float32 LBP that differs from scikit-image only at ties (see
 :func:`lbp_histogram`). The tests check these equivalences.
 """
 
-import math
 import numbers
 
 import numpy as np
@@ -21,7 +20,7 @@ from xray_features._glcm import PROPERTIES as GLCM_PROPERTIES
 from xray_features._glcm import glcm
 from xray_features._intensity import STATISTIC_NAMES, intensity_summary
 from xray_features._lbp import METHODS, lbp_histograms
-from xray_features._validation import check_image, check_pair, check_positive_int
+from xray_features._validation import check_image, check_pair, check_positive_int, check_scalar
 from xray_features.preprocess import to_uint8
 
 __all__ = ["lbp_histogram", "glcm_features", "intensity_statistics", "TextureFeatures"]
@@ -51,13 +50,10 @@ def _check_sequence(values, name, check_item):
 
 
 def _real(value, name, *, positive):
-    if type(value) in (int, float) and math.isfinite(value) and (value > 0 or not positive):
-        return int(value) if value == int(value) else value   # without ABC checks
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-            or not np.isfinite(value) or (positive and value <= 0):
-        rule = "a finite number > 0" if positive else "a finite number (degrees)"
-        raise ValueError(f"{name} must be {rule}; got {value!r}.")
-    return int(value) if value == int(value) else float(value)
+    """A finite number (> 0 if ``positive``), as an int when it is a whole number."""
+    value = check_scalar(value, name, integer=False, low=0 if positive else None,
+                         low_open=positive, hint=None if positive else "Angles are in degrees.")
+    return int(value) if value == int(value) else value
 
 
 def _check_lbp_params(radii, n_points, method):

@@ -8,17 +8,11 @@ the per-image contrast values, a reservoir sample of example images and an
 one PCA batch, however many images the class has.
 """
 
-import numbers
-
 import numpy as np
 
+from xray_features._validation import check_scalar
+
 __all__ = ["ClassAccumulator"]
-
-
-def _check_count(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}.")
-    return int(value)
 
 
 class ClassAccumulator:
@@ -54,11 +48,11 @@ class ClassAccumulator:
 
     def __init__(self, size, *, n_components=4, n_examples=16, seed=0, pca_batch=128,
                  pca_size=64):
-        self.size = _check_count(size, "size", 1)
-        self.pca_size = min(self.size, _check_count(pca_size, "pca_size", 1))
-        self.n_components = _check_count(n_components, "n_components", 0)
-        self.n_examples = _check_count(n_examples, "n_examples", 0)
-        self.pca_batch = _check_count(pca_batch, "pca_batch", 1)
+        self.size = check_scalar(size, "size", low=1)
+        self.pca_size = min(self.size, check_scalar(pca_size, "pca_size", low=1))
+        self.n_components = check_scalar(n_components, "n_components", low=0)
+        self.n_examples = check_scalar(n_examples, "n_examples", low=0)
+        self.pca_batch = check_scalar(pca_batch, "pca_batch", low=1)
         self.n = 0
         self._sum = np.zeros((size, size), dtype=np.float64)
         self._sum_squares = np.zeros((size, size), dtype=np.float64)

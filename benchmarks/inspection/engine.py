@@ -12,7 +12,6 @@ PCA batch per class.
 """
 
 import functools
-import numbers
 import os
 import time
 from collections import Counter
@@ -24,6 +23,7 @@ from benchmarks.inspection.confounding import confounding_report
 from benchmarks.inspection.describe import describe_image
 from benchmarks.inspection.hashing import duplicate_report
 from benchmarks.inspection.metadata import csv_properties
+from xray_features._validation import check_scalar
 
 __all__ = ["inspect_dataset", "SPLIT_CHOICES", "PROPERTIES"]
 
@@ -32,12 +32,6 @@ SPLIT_CHOICES = ("auto", "official", "holdout")
 PROPERTIES = ("size", "aspect ratio", "format", "bit depth", "photometric", "modality", "view")
 _SCALARS = ("height", "width", "rms", "michelson", "digest", "phash", "format", "bit_depth",
             "photometric", "modality", "view")
-
-
-def _check_int(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}.")
-    return int(value)
 
 
 def _load(data, options, strict, seed):
@@ -234,11 +228,11 @@ def inspect_dataset(data=None, *, dataset_options=None, split="auto", image_size
     started = time.perf_counter()
     if split not in SPLIT_CHOICES:
         raise ValueError(f"split must be one of {SPLIT_CHOICES}; got {split!r}.")
-    image_size = _check_int(image_size, "image_size", 8)
-    n_components = _check_int(n_components, "n_components", 0)
-    n_examples = _check_int(n_examples, "n_examples", 0)
-    max_distance = _check_int(max_distance, "max_distance", 0)
-    seed = _check_int(seed, "seed", 0)
+    image_size = check_scalar(image_size, "image_size", low=8)
+    n_components = check_scalar(n_components, "n_components", low=0)
+    n_examples = check_scalar(n_examples, "n_examples", low=0)
+    max_distance = check_scalar(max_distance, "max_distance", low=0)
+    seed = check_scalar(seed, "seed", low=0)
     notes = []
     dataset = _load(data, dataset_options, strict, seed)
     split_values = _split_of(dataset, split, seed, notes)

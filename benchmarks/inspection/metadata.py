@@ -52,7 +52,7 @@ def csv_properties(data, options, ids):
     >>> csv_properties(csv, {}, ["b.png", "a.png"])
     {'view': ['AP', 'PA']}
     """
-    from benchmarks._csv_loader import IMAGE_COLUMNS, _find_column, _norm, _read_table
+    from benchmarks.datasets._csv import IMAGE_COLUMNS, _find_column, _norm, _read_table
 
     path = _csv_path(data, options)
     if path is None:

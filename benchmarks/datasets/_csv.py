@@ -5,13 +5,13 @@ NIH ChestX-ray14 ``Data_Entry_2017.csv`` (several labels per image, patient
 ids) and a folder of DICOM files whose labels come from a CSV.
 """
 
-import inspect
 import os
+import warnings
 
-from benchmarks._csv_tasks import drop_empty_classes, parse_labels, select_task
-from benchmarks._folder_loaders import IMAGE_EXTENSIONS, SPLIT_FOLDERS, list_files
-from benchmarks._problems import Problems
-from benchmarks.datasets import Dataset, DatasetError
+from benchmarks.datasets._csv_tasks import drop_empty_classes, parse_labels, select_task
+from benchmarks.datasets._folders import IMAGE_EXTENSIONS, SPLIT_FOLDERS, list_files
+from benchmarks.datasets._problems import Problems
+from benchmarks.datasets._record import Dataset, DatasetError, DatasetWarning
 
 __all__ = ["load_csv", "load_folder_with_csv"]
 
@@ -200,10 +200,6 @@ def load_csv(source, *, image_dir=None, image_col=None, label_col=None, group_co
                            "two classes=.")
     problems.resolve(strict)
     if finder.outside:
-        import warnings
-
-        from benchmarks.datasets import DatasetWarning
-
         warnings.warn(f"load_dataset({os.path.basename(path)!r}): {len(finder.outside)} row(s) "
                       f"name files outside image_dir {image_dir!r}, read because "
                       f"allow_outside_images=True (e.g. {finder.outside[:3]}).",
@@ -231,8 +227,3 @@ def load_folder_with_csv(source, *, labels, **options):
     options["name"] = options.get("name") or os.path.basename(os.path.normpath(folder))
     return load_csv(csv_path, image_dir=folder, **options)
 
-
-_csv_params = [p for n, p in inspect.signature(load_csv).parameters.items() if n != "image_dir"]
-load_folder_with_csv.__signature__ = inspect.Signature(
-    _csv_params[:1] + [inspect.Parameter("labels", inspect.Parameter.KEYWORD_ONLY)]
-    + _csv_params[1:])

@@ -2,7 +2,7 @@
 
 import warnings
 
-from benchmarks.datasets import DatasetError, DatasetWarning
+from benchmarks.datasets._record import DatasetError, DatasetWarning
 
 __all__ = ["Problems"]
 

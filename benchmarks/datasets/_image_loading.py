@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from benchmarks._problems import Problems
-from benchmarks.datasets import Dataset, DatasetError
+from benchmarks.datasets._problems import Problems
+from benchmarks.datasets._record import Dataset, DatasetError
 from xray_features._safety import array_limit, format_bytes
 from xray_features._validation import check_positive_int
 

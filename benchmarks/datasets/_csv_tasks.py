@@ -8,7 +8,7 @@ the chosen classes) or multi-label (an indicator matrix).
 
 import numpy as np
 
-from benchmarks.datasets import DatasetError
+from benchmarks.datasets._record import DatasetError
 
 __all__ = ["parse_labels", "sorted_names", "select_task", "drop_empty_classes"]
 

@@ -4,8 +4,8 @@ import os
 
 import numpy as np
 
-from benchmarks._problems import Problems
-from benchmarks.datasets import SPLITS, Dataset, DatasetError
+from benchmarks.datasets._problems import Problems
+from benchmarks.datasets._record import SPLITS, Dataset, DatasetError
 from xray_features._safety import UnsafeFileError, array_limit, check_npz, format_bytes
 from xray_features._validation import check_positive_int
 
