@@ -7,11 +7,13 @@ single-threaded worker processes for the run and closes it at the end.
 Each part of the run (a model on a fold, a learning-curve point) is one task
 on the cluster; the client saves each part's results as it arrives, so the
 results store keeps one writer and an interrupted run resumes as without
-Dask. A part that fits an XGBoost preset secedes from its worker's thread
+Dask. When a worker dies, the scheduler runs its part tasks again on
+another worker; a part that had handed image chunks to the dead worker
+records the error instead, and running the same command again retries it.
+A part that fits an XGBoost preset secedes from its worker's thread
 pool and spreads its feature extraction over every worker, then trains with
 :mod:`xgboost.dask` (:mod:`classifiers._xgb_dask`). Other models (the Keras
-CNNs among them) fit inside their part's task. When a worker dies, the
-scheduler runs its tasks again on another worker.
+CNNs among them) fit inside their part's task.
 
 Dask is an optional dependency (``pip install "xray-bench[dask]"``),
 imported only when a scheduler is given.
@@ -132,7 +134,10 @@ def run_parts(client, function, jobs, on_done, *, shared):
     """
     from distributed import as_completed
 
-    shared = client.scatter(shared, hash=False)
+    # A copy on every worker: a task that loses its worker runs again on
+    # another one, which must still hold the data (scattered data cannot be
+    # recomputed).
+    shared = client.scatter(shared, hash=False, broadcast=True)
     token = uuid.uuid4().hex[:8]
     futures = {client.submit(function, shared, *args, pure=False,
                              key=f"part-{index}-{_key_safe(label)}-{token}"): index
