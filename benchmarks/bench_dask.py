@@ -11,7 +11,9 @@ process) and times
   the reports);
 
 and once without Dask: :func:`xray_features.extract_features` in this
-process and the same run without ``--scheduler``. It then projects both to
+process and the same run without ``--scheduler``. Extraction is also
+measured in CPU seconds of the worker processes per image, which a machine
+shared with other work inflates far less than wall time. It then projects to
 ``--project`` films (default: NIH ChestX-ray14, 112,120) from the measured
 per-image costs, adding the cost of decoding a film of ``--project-size``
 pixels (default 1024, the NIH originals) instead of the generated 256-pixel
@@ -26,6 +28,7 @@ Example::
 """
 
 import argparse
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -49,7 +52,7 @@ def _extractor(model, image_size):
 
 
 def _decode_seconds(size, n=20, seed=0):
-    """Seconds per film to read and shrink a ``size``-pixel PNG to 224 pixels."""
+    """CPU seconds per film to read and shrink a ``size``-pixel PNG to 224 pixels."""
     import cv2
 
     rng = np.random.default_rng(seed)
@@ -61,11 +64,17 @@ def _decode_seconds(size, n=20, seed=0):
                                                                dtype=np.uint8)
             paths.append(str(Path(folder) / f"film{index}.png"))
             cv2.imwrite(paths[-1], image)
-        started = time.perf_counter()
+        started = _cpu_seconds()
         for path in paths:
             cv2.resize(cv2.imread(path, cv2.IMREAD_GRAYSCALE), (224, 224),
                        interpolation=cv2.INTER_AREA)
-        return (time.perf_counter() - started) / n
+        return (_cpu_seconds() - started) / n
+
+
+def _cpu_seconds():
+    """CPU seconds of this process (all its threads) so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _run_seconds(folder, model, image_size, out, scheduler=None):
@@ -86,39 +95,46 @@ def measure(folder, *, model="edge-xgb", image_size=224, workers=(1, 2), scratch
     paths = [str(p) for p in _files(folder)]
     extractor = _extractor(model, image_size)
     extract_features(paths[:8], extractor, progress=False)  # imports and first calls
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu_seconds()
     extract_features(paths, extractor, progress=False)
     rows = [{"workers": 0, "start_s": 0.0,
              "extract_img_s": len(paths) / (time.perf_counter() - started),
+             "cpu_s": (_cpu_seconds() - cpu) / len(paths),
              "run_s": _run_seconds(folder, model, image_size, Path(scratch) / "run-0")}]
     for count in workers:
         started = time.perf_counter()
         with open_client(f"local:{count}") as client:
             start_s = time.perf_counter() - started
             extract_on_cluster(client, paths[:8 * count], extractor, chunk_size=8)  # warm-up
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), sum(client.run(_cpu_seconds).values())
             extract_on_cluster(client, paths, extractor, chunk_size=64)
             rate = len(paths) / (time.perf_counter() - started)
+            cpu = (sum(client.run(_cpu_seconds).values()) - cpu) / len(paths)
             run_s = _run_seconds(folder, model, image_size, Path(scratch) / f"run-{count}",
                                  scheduler=client.scheduler.address)
         rows.append({"workers": count, "start_s": start_s, "extract_img_s": rate,
-                     "run_s": run_s})
+                     "cpu_s": cpu, "run_s": run_s})
     return rows
 
 
 def project(rows, n_images, n_films, decode_s, decode_here_s):
-    """Projected hours for ``n_films``: extraction alone, and the whole run
-    scaled linearly from ``n_images``; both add the extra decoding of the
-    larger originals (``decode_s - decode_here_s`` per film, spread over the
-    workers)."""
+    """Projected hours for ``n_films``, adding the extra decoding of larger
+    originals (``decode_s - decode_here_s`` per film):
+
+    * ``extract_h``: from the measured CPU time per image, spread evenly over
+      the workers (as if each had a free core);
+    * ``extract_wall_h``: from the measured wall-clock rate here;
+    * ``run_h``: the whole run's wall time, scaled linearly from ``n_images``
+      (fixed costs such as the reports are scaled too, so this is high).
+    """
     projected = []
     for row in rows:
         parallel = max(1, row["workers"])
-        extra = max(0.0, decode_s - decode_here_s) / parallel
-        per_image = 1 / row["extract_img_s"] + extra
-        run_per_image = (row["run_s"] / n_images) + extra
-        projected.append({**row, "extract_h": n_films * per_image / 3600,
-                          "run_h": n_films * run_per_image / 3600})
+        extra = max(0.0, decode_s - decode_here_s)
+        projected.append({
+            **row, "extract_h": n_films * (row["cpu_s"] + extra) / parallel / 3600,
+            "extract_wall_h": n_films * (1 / row["extract_img_s"] + extra / parallel) / 3600,
+            "run_h": n_films * (row["run_s"] / n_images + extra / parallel) / 3600})
     return projected
 
 
@@ -149,13 +165,18 @@ def main(argv=None):
     print(f"{n_images} films, {args.model} at {args.image_size} px; decoding a "
           f"{args.project_size}-px PNG to 224 px: {decode_s * 1000:.1f} ms, a 256-px one: "
           f"{decode_here_s * 1000:.1f} ms")
-    print("| workers | cluster start (s) | extraction (img/s) | run wall (s) "
-          f"| projected extraction, {args.project:,} films (h) | projected run (h) |")
-    print("|---|---|---|---|---|---|")
+    print("| workers | cluster start (s) | extraction (img/s) | CPU per image (ms) "
+          "| run wall (s) | projected extraction, free cores (h) | projected extraction, "
+          "rate here (h) | projected run (h) |")
+    print("|---|---|---|---|---|---|---|---|")
     for row in project(rows, n_images, args.project, decode_s, decode_here_s):
         name = "no Dask" if row["workers"] == 0 else f"local:{row['workers']}"
         print(f"| {name} | {row['start_s']:.1f} | {row['extract_img_s']:.1f} | "
-              f"{row['run_s']:.1f} | {row['extract_h']:.2f} | {row['run_h']:.2f} |")
+              f"{row['cpu_s'] * 1000:.2f} | {row['run_s']:.1f} | {row['extract_h']:.2f} | "
+              f"{row['extract_wall_h']:.2f} | {row['run_h']:.2f} |")
+    print(f"projected to {args.project:,} films of {args.project_size} px: per image "
+          f"(CPU per image + {(decode_s - decode_here_s) * 1000:.1f} ms more decoding) "
+          "/ workers; runs scaled linearly")
     return 0
 
 

@@ -309,7 +309,7 @@ def run_benchmark(config=None, *, command=None, **options):
                 number, label, key, name, split, part_key, point = todo[index]
                 result, model, seconds = (outcome if not isinstance(outcome, BaseException)
                                           else (_failed_part(name, split, point, outcome),
-                                                None, float("nan")))
+                                                None, None))
                 finish(number, label, key, name, split, part_key, result, seconds, model)
 
             timings["cluster"] = run_on_cluster(
