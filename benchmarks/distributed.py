@@ -48,10 +48,10 @@ def check_scheduler(scheduler):
     --------
     >>> check_scheduler("local:2")  # doctest: +SKIP
     'local:2'
-    >>> check_scheduler("local:0")
+    >>> check_scheduler("local:0")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: scheduler must be 'local:N' with N >= 1 worker processes, or a scheduler address such as 'tcp://host:8786'; got 'local:0'.
+    ValueError: scheduler must be 'local:N' with N >= 1 worker processes, ... got 'local:0'.
     """
     rule = ("scheduler must be 'local:N' with N >= 1 worker processes, or a scheduler "
             f"address such as 'tcp://host:8786'; got {scheduler!r}.")

@@ -316,16 +316,15 @@ def run_benchmark(config=None, *, command=None, **options):
                 config.scheduler, _part_task, [(label, (name, split, config, load_size, point))
                                                for _, label, _, name, split, _, point in todo],
                 on_done, shared=dataset, say=lambda message: _say(config, message))
-        for number, label, key, name, split, part_key, point in (
-                todo if config.scheduler is None else ()):
-            _say(config, f"[{number}/{len(parts)}] {label}: fitting on "
-                         f"{len(split.train)} images ...")
-            part_started = time.perf_counter()
-            result = _run_part(name, dataset, split, config,
-                               _saver(store, name, split, config, dataset, load_size, point),
-                               load_size, point)
-            finish(number, label, key, name, split, part_key, result,
-                   time.perf_counter() - part_started)
+        else:
+            for number, label, key, name, split, part_key, point in todo:
+                _say(config, f"[{number}/{len(parts)}] {label}: fitting on "
+                             f"{len(split.train)} images ...")
+                part_started = time.perf_counter()
+                result = _run_part(name, dataset, split, config, _saver(
+                    store, name, split, config, dataset, load_size, point), load_size, point)
+                finish(number, label, key, name, split, part_key, result,
+                       time.perf_counter() - part_started)
         report_started = time.perf_counter()
         results = write_outputs(out, store, dataset, config)
         if curve:

@@ -27,7 +27,6 @@ Examples
 """
 
 import math
-import operator
 import tempfile
 from pathlib import Path
 
