@@ -34,6 +34,8 @@ import numpy as np
 
 __all__ = ["fit_on_cluster", "predict_proba_on_cluster", "extract_on_cluster"]
 
+_ATTEMPTS = 3   # sends of the chunks when workers holding them die
+
 
 def fit_on_cluster(model, client, images, y, *, validation_data=None):
     """``model.fit`` with features and training on the cluster of ``client``.
@@ -103,6 +105,10 @@ def extract_on_cluster(client, images_or_paths, extractor, *, chunk_size=256, ca
     --------
     >>> X, kept, skipped, chunks = extract_on_cluster(client, images, extractor)  # doctest: +SKIP
     """
+    from concurrent.futures import CancelledError
+
+    from distributed import KilledWorker
+
     from xray_features.batch import _check_inputs, _check_options, _raise_strict
 
     items, n = _check_inputs(images_or_paths)
@@ -114,12 +120,22 @@ def extract_on_cluster(client, images_or_paths, extractor, *, chunk_size=256, ca
     size = max(1, min(chunk_size, math.ceil(n / (4 * n_workers))))
     starts = list(range(0, n, size))
     blocks = [items[start:start + size] for start in starts]
-    if isinstance(items, np.ndarray):  # pixels go to the workers once, not in the graph
-        blocks = client.scatter(blocks)
     n_features = len(extractor.get_feature_names_out())
-    tasks = client.map(_chunk_task, starts, blocks, extractor=extractor, cache_dir=cache_dir,
-                       n_features=n_features, strict=strict, pure=False)
-    results = client.gather(tasks)
+    for attempt in range(_ATTEMPTS):
+        sent = blocks
+        if isinstance(items, np.ndarray):  # pixels go to the workers once, not in the graph
+            sent = client.scatter(blocks)
+        tasks = client.map(_chunk_task, starts, sent, extractor=extractor,
+                           cache_dir=cache_dir, n_features=n_features, strict=strict,
+                           pure=False)
+        try:
+            results = client.gather(tasks)
+            break
+        except (CancelledError, KilledWorker):
+            # A worker holding chunks died: scattered pixels cannot be
+            # recomputed, so send them again.
+            if attempt == _ATTEMPTS - 1:
+                raise
     skipped = []
     for start, _, _, failures, _ in results:
         for position, reason, path in failures:
