@@ -61,6 +61,8 @@ _TYPES = {
                   "a string ('temperature', 'isotonic' or 'sigmoid') or null"),
     "ordinal": (lambda v: isinstance(v, bool) or _is_str_list(v),
                 "true, false or a list of grade names in order"),
+    "scheduler": (lambda v: v is None or isinstance(v, str),
+                  "a Dask scheduler address ('tcp://host:8786'), 'local:N' or null"),
 }
 
 

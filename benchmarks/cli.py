@@ -137,6 +137,13 @@ def build_parser():
     curve.add_argument("--curve-seeds", type=int, metavar="K",
                        help="subsets per size below 1000 images (default 3); larger "
                        "sizes and 'all' are fitted once")
+    # --- Dask ---------------------------------------------------------------------
+    cluster = run.add_argument_group("Dask cluster (pip install \"xray-bench[dask]\")")
+    cluster.add_argument("--scheduler", metavar="ADDRESS|local:N",
+                         help="run the parts as tasks on a Dask cluster: a scheduler "
+                         "address (tcp://host:8786) or local:N for N local worker "
+                         "processes; same numbers as without it")
+    # --- end Dask -----------------------------------------------------------------
     report = commands.add_parser(
         "report", help="rebuild a run's report.html from its saved results",
         description="Remake results.csv/md, pairwise.csv, plots and report.html of a run "
@@ -281,7 +288,7 @@ def _run(args, command):
              "n_jobs": args.n_jobs, "threshold_method": args.threshold,
              "target_sensitivity": args.target_sensitivity, "calibrate": args.calibrate,
              "ordinal": args.ordinal, "train_sizes": args.train_sizes,
-             "curve_seeds": args.curve_seeds}
+             "curve_seeds": args.curve_seeds, "scheduler": args.scheduler}
     settings.update({key: value for key, value in flags.items() if value is not None})
     for switch in ("save_models", "quiet", "fresh", "strict"):
         if getattr(args, switch):

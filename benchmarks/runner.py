@@ -103,6 +103,11 @@ class BenchmarkConfig:
     curve_seeds : int
         Subsets (and model seeds) per size below 1000 images; larger sizes
         and ``"all"`` are fitted once.
+    scheduler : str, optional
+        Run the parts as tasks on a Dask cluster: ``"local:N"`` starts ``N``
+        local worker processes, ``"tcp://host:8786"`` connects to a
+        scheduler (see :mod:`benchmarks.distributed`; needs
+        ``pip install "xray-bench[dask]"``). The numbers equal a run without it.
 
     Examples
     --------
@@ -131,6 +136,7 @@ class BenchmarkConfig:
     ordinal: object = False
     train_sizes: object = None
     curve_seeds: int = 3
+    scheduler: object = None
 
     def validate(self):
         """Raise ``ValueError`` naming the first invalid setting; return self."""
@@ -172,6 +178,10 @@ class BenchmarkConfig:
 
             parse_train_sizes(self.train_sizes)
         check_scalar(self.curve_seeds, "curve_seeds", low=1)
+        if self.scheduler is not None:
+            from benchmarks.distributed import check_scheduler
+
+            check_scheduler(self.scheduler)
         if not isinstance(self.dataset_options, dict):
             raise ValueError(f"dataset_options must be a dict of load_dataset options; got "
                              f"{self.dataset_options!r}.")
@@ -248,7 +258,28 @@ def run_benchmark(config=None, *, command=None, **options):
 
     record("running")
     timings["parts"] = {}
+
+    def finish(number, label, key, name, split, part_key, result, seconds, model=None):
+        row, predictions, history, trace, variants = result
+        if model is not None:  # fitted on a cluster worker: saved here, the one writer
+            try:
+                _saver(store, name, split, config, dataset, load_size, None)(model)
+            except Exception as error:  # noqa: BLE001 - recorded like a failed fit
+                row["error"] = f"{type(error).__name__}: {error}".replace("\n", " ")
+                predictions, trace, variants = None, traceback.format_exc(), []
+        for variant_row, variant_predictions in variants:  # calibrated, saved first
+            store.save_part(variant_row["model"], split.fold, variant_row,
+                            variant_predictions, None, _params(name, config))
+        store.save_part(name, split.fold, row, predictions, history,
+                        _params(name, config), traceback=trace, key=part_key)
+        timings["parts"][key] = seconds
+        outcome = (f"failed: {row['error']}" if row["error"] else
+                   f"F1 {row['f1']:.3f}, ROC AUC {row['roc_auc']:.3f}, "
+                   f"fit {row['fit_seconds']:.1f} s")
+        _say(config, f"[{number}/{len(parts)}] {label}: {outcome}")
+
     try:
+        todo = []
         for number, (split, name, point) in enumerate(parts, start=1):
             label = name if len(splits) == 1 else f"{name} (fold {split.fold})"
             key = f"{name}/fold{split.fold}"
@@ -261,22 +292,37 @@ def run_benchmark(config=None, *, command=None, **options):
                 _say(config, f"[{number}/{len(parts)}] {label}: done earlier, skipped")
                 timings["parts"][key] = "done earlier"
                 continue
+            todo.append((number, label, key, name, split, part_key, point))
+        # Ensembles are computed here from their members' saved predictions, after
+        # every other part (on a cluster too: they need the members' results).
+        ensembles = [part for part in todo if part[3] == ENSEMBLE]
+        todo = [part for part in todo if part[3] != ENSEMBLE]
+        if config.scheduler is not None:  # parts as tasks; results saved here as they come
+            from benchmarks.distributed import run_on_cluster
+
+            def on_done(index, outcome):
+                number, label, key, name, split, part_key, point = todo[index]
+                result, model, seconds = (outcome if not isinstance(outcome, BaseException)
+                                          else (_failed_part(name, split, point, outcome),
+                                                None, None))
+                finish(number, label, key, name, split, part_key, result, seconds, model)
+
+            timings["cluster"] = run_on_cluster(
+                config.scheduler, _part_task, [(label, (name, split, config, load_size, point))
+                                               for _, label, _, name, split, _, point in todo],
+                on_done, shared=dataset, say=lambda message: _say(config, message))
+            todo = []
+        for number, label, key, name, split, part_key, point in todo + ensembles:
             _say(config, f"[{number}/{len(parts)}] {label}: " + (
                 f"choosing members on {len(split.val)} validation images ..."
                 if name == ENSEMBLE else f"fitting on {len(split.train)} images ..."))
             part_started = time.perf_counter()
-            row, predictions, history, trace, variants = _run_part(
-                name, dataset, split, config, store, load_size, point)
-            for variant_row, variant_predictions in variants:  # calibrated, saved first
-                store.save_part(variant_row["model"], split.fold, variant_row,
-                                variant_predictions, None, _params(name, config))
-            store.save_part(name, split.fold, row, predictions, history,
-                            _params(name, config), traceback=trace, key=part_key)
-            timings["parts"][key] = time.perf_counter() - part_started
-            outcome = (f"failed: {row['error']}" if row["error"] else
-                       f"F1 {row['f1']:.3f}, ROC AUC {row['roc_auc']:.3f}, "
-                       f"fit {row['fit_seconds']:.1f} s")
-            _say(config, f"[{number}/{len(parts)}] {label}: {outcome}")
+            save = _saver(store, name, split, config, dataset, load_size, point)
+            result = (ensemble_part(dataset, split, config, store, point, save=save)
+                      if name == ENSEMBLE else
+                      _run_part(name, dataset, split, config, save, load_size, point))
+            finish(number, label, key, name, split, part_key, result,
+                   time.perf_counter() - part_started)
         report_started = time.perf_counter()
         results = write_outputs(out, store, dataset, config)
         if curve:
@@ -499,36 +545,69 @@ def _build_model(name, config, seed_offset=0):
     return model
 
 
-def _run_part(name, dataset, split, config, store, load_size, point=None):
-    """Fit one model on one split (or on a learning-curve ``point``'s
-    subset, already in ``split.train``, with the model seed offset by its
-    curve seed); return (row, predictions, history, traceback, variants),
-    ``variants`` the calibrated version's (row, predictions), if any."""
-    from benchmarks.predictions_table import prediction_frame
-    from benchmarks.report import score_part
-
-    if name == ENSEMBLE:  # from its members' saved predictions, no fit
-        return ensemble_part(dataset, split, config, store, point, save=lambda model: (
-            _save_model(model, _model_dir(store, name, split, config), dataset, load_size,
-                        store.directory)))
+def _part_row(name, split, point):
     row = {"model": name, "fold": split.fold, "n_train": len(split.train),
            "n_val": len(split.val), "n_test": len(split.test), "error": ""}
     if point is not None:
         row.update(train_size=point.train_size, seed=point.curve_seed)
+    return row
+
+
+def _failed_part(name, split, point, error):
+    """The result of a part whose task ended without a result (its worker died)."""
+    row = _part_row(name, split, point)
+    row["error"] = f"{type(error).__name__}: {error}".replace("\n", " ")
+    return row, None, None, "".join(traceback.format_exception(error)), []
+
+
+def _saver(store, name, split, config, dataset, load_size, point):
+    """What saves a part's fitted model (``None``: not kept)."""
+    if not config.save_models or point is not None:
+        return None
+    return lambda model: _save_model(model, _model_dir(store, name, split, config), dataset,
+                                     load_size, store.directory)
+
+
+def _part_task(dataset, name, split, config, load_size, point):
+    """One part as a Dask task: (result of :func:`_run_part`, the fitted model
+    when the client is to save it, seconds)."""
+    started, kept = time.perf_counter(), []
+    result = _run_part(name, dataset, split, config,
+                       kept.append if config.save_models and point is None else None,
+                       load_size, point, on_cluster=True)
+    return result, (kept[0] if kept else None), time.perf_counter() - started
+
+
+def _run_part(name, dataset, split, config, save, load_size, point=None, *, on_cluster=False):
+    """Fit one model on one split (or on a learning-curve ``point``'s
+    subset, already in ``split.train``, with the model seed offset by its
+    curve seed); return (row, predictions, history, traceback, variants),
+    ``variants`` the calibrated version's (row, predictions), if any.
+    ``save(model)`` keeps the fitted model; ``on_cluster``: this is a Dask
+    task (see :func:`benchmarks.distributed.cluster_calls`)."""
+    from benchmarks.predictions_table import prediction_frame
+    from benchmarks.report import score_part
+
+    row = _part_row(name, split, point)
     try:
         model = _build_model(name, config, point.curve_seed if point else 0)
         images, labels = dataset.images, dataset.labels
         validation = ((images[split.val], labels[split.val]) if len(split.val) else None)
+        calls = contextlib.nullcontext((model.fit, model.predict_proba))
+        if on_cluster:
+            from benchmarks.distributed import cluster_calls
+
+            calls = cluster_calls(model)
         # Progress of the models (Keras prints to stdout) goes to stderr with
         # the rest of the progress, so stdout carries only the leaderboard.
-        with contextlib.redirect_stdout(sys.stderr):
+        with contextlib.redirect_stdout(sys.stderr), calls as (fit, predict_proba):
             start = time.perf_counter()
-            model.fit(images[split.train], labels[split.train], validation_data=validation)
+            fit(images[split.train], labels[split.train], validation_data=validation)
             row["fit_seconds"] = time.perf_counter() - start
             start = time.perf_counter()
-            proba_test = _aligned_proba(model, images[split.test], dataset)
+            proba_test = _aligned_proba(model, images[split.test], dataset, predict_proba)
             row["predict_seconds"] = time.perf_counter() - start
-            proba_val = (_aligned_proba(model, images[split.val], dataset)
+            proba_val = (_aligned_proba(model, images[split.val], dataset, predict_proba)
                          if len(split.val) else None)
         row["images_per_second"] = len(split.test) / max(row["predict_seconds"], 1e-9)
         row.update(score_part(dataset, split, proba_test, proba_val, config))
@@ -538,9 +617,8 @@ def _run_part(name, dataset, split, config, store, load_size, point=None):
                                              n_train=len(split.train),
                                              seed=point.curve_seed)
         history = getattr(model, "history_", None) or None
-        if config.save_models and point is None:
-            _save_model(model, _model_dir(store, name, split, config), dataset, load_size,
-                        store.directory)
+        if save is not None:
+            save(model)
         from benchmarks._calibrated import calibrated_part
 
         variants = [calibrated_part(row, dataset, split, proba_test, proba_val, config)
@@ -551,10 +629,10 @@ def _run_part(name, dataset, split, config, store, load_size, point=None):
         return row, None, None, traceback.format_exc(), []
 
 
-def _aligned_proba(model, images, dataset):
+def _aligned_proba(model, images, dataset, predict_proba=None):
     """``predict_proba`` with one column per dataset class, in class order
     (a class absent from a training split gets probability 0)."""
-    proba = np.asarray(model.predict_proba(images), dtype=np.float64)
+    proba = np.asarray((predict_proba or model.predict_proba)(images), dtype=np.float64)
     if dataset.task == "multilabel":
         return proba
     classes = np.asarray(model.classes_).astype(np.int64)

@@ -159,11 +159,18 @@ min_child_weight, reg_lambda, tree_method
         -------
         self : FeatureXGBClassifier
         """
+        return self._fit(images, y, validation_data, extract=self._extract,
+                         train=_train_booster)
+
+    def _fit(self, images, y, validation_data, *, extract, train):
+        """The recipe of ``fit``; ``extract(stack) -> X`` and ``train(booster,
+        X, y, fit_kwargs) -> (fitted, evals_result, best_iteration)`` do the
+        work here or on a cluster (:mod:`classifiers._xgb_dask`)."""
         self._validate_params()
         images = self._validate_images(images)
         y_encoded = self._encode_targets(y, n_samples=len(images))
         self.extractor_ = self._make_extractor()
-        X = self._features(images, fit=True)
+        X = self._features(images, fit=True, extract=extract)
         if X.shape[0] > 1 and np.all(np.ptp(X, axis=0) == 0):
             warnings.warn("every extracted feature is constant over the training images; "
                           "the model can only predict the class frequencies", UserWarning,
@@ -174,19 +181,19 @@ min_child_weight, reg_lambda, tree_method
             images_val, y_val = _unpack_validation(validation_data)
             images_val = self._validate_images(images_val, name="validation images")
             y_val = self._encode_validation_targets(y_val, n_samples=len(images_val))
-            fit_kwargs["eval_set"] = [(self._features(images_val), y_val)]
+            fit_kwargs["eval_set"] = [(self._features(images_val, extract=extract), y_val)]
             weight_val = self._sample_weight(y_val)
             if weight_val is not None:
                 fit_kwargs["sample_weight_eval_set"] = [weight_val]
-        self.model_ = self._make_booster(early_stopping=use_validation)
-        self.model_.fit(X, y_encoded, **fit_kwargs)
+        self.model_, evals_result, best_iteration = train(
+            self._make_booster(early_stopping=use_validation), X, y_encoded, fit_kwargs)
         self.history_ = {}
         self.best_iteration_ = None
         if use_validation:
-            for metric, values in self.model_.evals_result()["validation_0"].items():
+            for metric, values in evals_result["validation_0"].items():
                 self.history_[f"val_{metric}"] = [float(v) for v in values]
             if self.early_stopping_rounds is not None:
-                self.best_iteration_ = int(self.model_.best_iteration)
+                self.best_iteration_ = int(best_iteration)
         self._set_importances()
         self._fit_ood_guard(images, validation_data)
         return self
@@ -194,10 +201,13 @@ min_child_weight, reg_lambda, tree_method
     def predict_proba(self, images):
         """Class probabilities, (N, n_classes) in ``classes_`` order, or
         (N, L) label probabilities for a multi-label model."""
+        return self._predict_proba(images, extract=self._extract)
+
+    def _predict_proba(self, images, *, extract):
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self, "model_")
-        X = self._features(self._validate_images(images))
+        X = self._features(self._validate_images(images), extract=extract)
         return self.model_.predict_proba(X).astype(np.float64)
 
     def top_features(self, n=20):
@@ -260,23 +270,27 @@ min_child_weight, reg_lambda, tree_method
             eval_metric="mlogloss" if self.task_ == "multiclass" else "logloss",
             early_stopping_rounds=self.early_stopping_rounds if early_stopping else None)
 
-    def _features(self, images, *, fit=False):
+    def _features(self, images, *, fit=False, extract=None):
         stack = self._prepare_images(images, size=self.image_size)
         if fit:
             self.extractor_.fit(stack)
             self.feature_names_ = np.asarray(
                 [str(n) for n in self.extractor_.get_feature_names_out()], dtype=object)
         if hasattr(self.extractor_, "extract_one"):  # an xray_features extractor
-            from xray_features.batch import extract_features
-
-            X, _ = extract_features(stack, self.extractor_, n_jobs=self.feature_n_jobs,
-                                    cache_dir=self.cache_dir, strict=True, progress=False)
+            X = (extract or self._extract)(stack)
         else:
             X = self.extractor_.transform(stack)
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 2 or X.shape != (len(stack), len(self.feature_names_)):
             raise ValueError(f"the extractor returned features of shape {X.shape}; expected "
                              f"({len(stack)}, {len(self.feature_names_)})")
+        return X
+
+    def _extract(self, stack):
+        from xray_features.batch import extract_features
+
+        X, _ = extract_features(stack, self.extractor_, n_jobs=self.feature_n_jobs,
+                                cache_dir=self.cache_dir, strict=True, progress=False)
         return X
 
     def _set_importances(self):
@@ -306,6 +320,16 @@ min_child_weight, reg_lambda, tree_method
         self.best_iteration_ = native.get("best_iteration")
         self.history_ = dict(native.get("history") or {})
         self._set_importances()
+
+
+def _train_booster(booster, X, y, fit_kwargs):
+    """Fit ``booster`` (an ``xgboost.XGBClassifier``) in this process;
+    return (booster, evals_result, best_iteration or None)."""
+    booster.fit(X, y, **fit_kwargs)
+    if "eval_set" not in fit_kwargs:
+        return booster, {}, None
+    early = booster.get_params()["early_stopping_rounds"] is not None
+    return booster, booster.evals_result(), booster.best_iteration if early else None
 
 
 def _unpack_validation(validation_data):
