@@ -236,9 +236,9 @@ def run_benchmark(config=None, *, command=None, **options):
     timings = {}
     started = time.perf_counter()
 
-    dataset, load_size = _load_dataset(config)
+    dataset, source = _load_dataset(config)
     timings["load_seconds"] = time.perf_counter() - started
-    splits, leakage_report = _make_splits(dataset, config)
+    splits, leakage_report = _make_splits(dataset, source, config)
     curve = _plan_curve(dataset, splits, config)
     store = ResultStore(out, _fingerprint(dataset, config), fresh=config.fresh)
     by_fold = {split.fold: split for split in splits}
@@ -273,7 +273,7 @@ def run_benchmark(config=None, *, command=None, **options):
                          f"{len(split.train)} images ...")
             part_started = time.perf_counter()
             row, predictions, history, trace, variants = _run_part(
-                name, dataset, split, config, store, load_size, point)
+                name, dataset, split, config, store, source, point)
             for variant_row, variant_predictions in variants:  # calibrated, saved first
                 store.save_part(variant_row["model"], split.fold, variant_row,
                                 variant_predictions, None, config.model_params.get(name, {}))
@@ -379,8 +379,10 @@ def _say(config, message):
 
 
 def _load_dataset(config):
-    """Load the dataset into memory; return it and the size files were
-    decoded at (``None`` when the source held arrays already)."""
+    """Load the dataset and open its images as one lazy source (files are
+    decoded once, at ``config.image_size`` or 224, to find unreadable ones;
+    each model then reads the source at its own size); return both."""
+    from benchmarks._image_loading import open_images
     from benchmarks.datasets import load_dataset
 
     options = dict(config.dataset_options)
@@ -391,11 +393,9 @@ def _load_dataset(config):
         dataset = load_dataset(config.data, **options)
     except TypeError as error:  # an option that does not apply to this source
         raise ValueError(str(error)) from None
-    load_size = None
-    if dataset.images is None:
-        load_size = config.image_size or 224
-        dataset = dataset.load_images(size=load_size, strict=config.strict,
-                                      n_jobs=config.n_jobs, progress=not config.quiet)
+    dataset, source = open_images(dataset, size=config.image_size or 224,
+                                  strict=config.strict, n_jobs=config.n_jobs,
+                                  progress=not config.quiet)
     if config.ordinal:
         from benchmarks.ordinal import reorder_classes
 
@@ -406,10 +406,10 @@ def _load_dataset(config):
         _say(config, f"{len(dataset.skipped)} image(s) skipped: "
                      + "; ".join(f"{i}: {r}" for i, r in dataset.skipped[:3]))
     _say(config, repr(dataset))
-    return dataset, load_size
+    return dataset, source
 
 
-def _make_splits(dataset, config):
+def _make_splits(dataset, source, config):
     """Build the splits and report byte-identical images across their sides."""
     from benchmarks.splits import find_duplicate_images, make_splits
 
@@ -422,7 +422,7 @@ def _make_splits(dataset, config):
         splits = make_splits(dataset, strategy=strategy, seed=config.seed)
     duplicates = []
     for split in splits:
-        pairs = find_duplicate_images(dataset.images, split.train, split.test)
+        pairs = find_duplicate_images(source, split.train, split.test)
         duplicates.extend((split.fold, str(dataset.ids[i]), str(dataset.ids[j]))
                           for i, j in pairs)
     if duplicates:
@@ -501,7 +501,7 @@ def _build_model(name, config, seed_offset=0):
     return model
 
 
-def _run_part(name, dataset, split, config, store, load_size, point=None):
+def _run_part(name, dataset, split, config, store, source, point=None):
     """Fit one model on one split (or on a learning-curve ``point``'s
     subset, already in ``split.train``, with the model seed offset by its
     curve seed); return (row, predictions, history, traceback, variants),
@@ -514,18 +514,18 @@ def _run_part(name, dataset, split, config, store, load_size, point=None):
         row.update(train_size=point.train_size, seed=point.curve_seed)
     try:
         model = _build_model(name, config, point.curve_seed if point else 0)
-        images, labels = dataset.images, dataset.labels
-        validation = ((images[split.val], labels[split.val]) if len(split.val) else None)
+        images, labels = source.subset, dataset.labels  # lazy: each model reads its size
+        validation = ((images(split.val), labels[split.val]) if len(split.val) else None)
         # Progress of the models (Keras prints to stdout) goes to stderr with
         # the rest of the progress, so stdout carries only the leaderboard.
         with contextlib.redirect_stdout(sys.stderr):
             start = time.perf_counter()
-            model.fit(images[split.train], labels[split.train], validation_data=validation)
+            model.fit(images(split.train), labels[split.train], validation_data=validation)
             row["fit_seconds"] = time.perf_counter() - start
             start = time.perf_counter()
-            proba_test = _aligned_proba(model, images[split.test], dataset)
+            proba_test = _aligned_proba(model, images(split.test), dataset)
             row["predict_seconds"] = time.perf_counter() - start
-            proba_val = (_aligned_proba(model, images[split.val], dataset)
+            proba_val = (_aligned_proba(model, images(split.val), dataset)
                          if len(split.val) else None)
         row["images_per_second"] = len(split.test) / max(row["predict_seconds"], 1e-9)
         row.update(score_part(dataset, split, proba_test, proba_val, config))
@@ -536,6 +536,8 @@ def _run_part(name, dataset, split, config, store, load_size, point=None):
                                              seed=point.curve_seed)
         history = getattr(model, "history_", None) or None
         if config.save_models and point is None:
+            # Files were read at the model's own size: predict reproduces that.
+            load_size = None if dataset.images is not None else _model_size(model, source)
             _save_model(model, _model_dir(store, name, split, config), dataset, load_size,
                         store.directory)
         from benchmarks._calibrated import calibrated_part
@@ -546,6 +548,15 @@ def _run_part(name, dataset, split, config, store, load_size, point=None):
     except Exception as error:  # one model's failure must not end the run
         row["error"] = f"{type(error).__name__}: {error}".replace("\n", " ")
         return row, None, None, traceback.format_exc(), []
+
+
+def _model_size(model, source):
+    """The size a model read its images at (its ``image_size``), as ``input.json`` records it."""
+    resolved = getattr(model, "_resolved_image_size", None)  # Keras: its default when None
+    size = list(resolved()) if resolved else model.get_params().get("image_size")
+    if isinstance(size, (tuple, list)) and len(size) == 2:
+        return list(size)
+    return size if isinstance(size, (int, np.integer)) else source.size[0]
 
 
 def _aligned_proba(model, images, dataset):
