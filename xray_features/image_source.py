@@ -183,11 +183,12 @@ class ImageSource:
                              f"{len(ids)}.")
         self._store = _PixelStore(items, ids, n_jobs, chunk_size, strict, progress)
         self._index = np.arange(len(items))
+        self._filled = False   # every image of this view decoded at self.size
 
     @classmethod
     def _view(cls, store, index, size):
         view = cls.__new__(cls)
-        view._store, view._index, view.size = store, index, size
+        view._store, view._index, view.size, view._filled = store, index, size, False
         return view
 
     # ------------------------------------------------------------ views
@@ -204,8 +205,10 @@ class ImageSource:
 
     def subset(self, indices):
         """The images at ``indices`` (ints or a boolean mask), sharing this cache."""
-        return ImageSource._view(self._store, self._index[_as_index(indices, len(self))],
+        view = ImageSource._view(self._store, self._index[_as_index(indices, len(self))],
                                  self.size)
+        view._filled = self._filled   # a part of a decoded view is decoded
+        return view
 
     def at(self, size):
         """The same images at another size (decoded from the sources once per size)."""
@@ -233,6 +236,7 @@ class ImageSource:
         if self._direct():
             return []
         failed = self._store.fill(self.size, self._index)["failed"]
+        self._filled = True
         ids = self._store.ids
         return [(k, str(ids[p]) if ids is not None else str(self._store.items[p]), failed[p])
                 for k, p in enumerate(self._index.tolist()) if p in failed]
@@ -261,7 +265,10 @@ class ImageSource:
         store = self._store
         if self._direct():
             return store.items[positions]
-        state = store.fill(self.size, self._index)
+        if not self._filled:   # one pass over the whole view, the first time only
+            store.fill(self.size, self._index)
+            self._filled = True
+        state = store.state(self.size)
         bad = [p for p in positions.tolist() if p in state["failed"]]
         if bad:
             raise ValueError(f"image {bad[0]} could not be decoded ({state['failed'][bad[0]]}); "
