@@ -172,7 +172,8 @@ def main(argv=None):
                              n_jobs=args.n_jobs)
         seconds, peak, tree = run_harness(
             folder, root / "runs" / f"{n_films}", models=args.models,
-            image_size=args.image_size, settings=[f"cnn-small.epochs={args.epochs}"],
+            image_size=args.image_size,
+            settings=[f"cnn-small.epochs={args.epochs}"] if "cnn-small" in args.models else [],
             scheduler=args.scheduler)
         rate = feature_rate(folder, image_size=args.image_size)
         matrix = n_films * n_features * 4
@@ -188,7 +189,7 @@ def main(argv=None):
             ratio = (row["peak_rss_mb"] - row["feature_matrix_mb"]) / base
             print(f"{row['films']} films: peak RSS beyond the feature matrix = "
                   f"{ratio:.2f} x the {rows[0]['films']}-film figure")
-    (root / "scale.json").write_text(json.dumps(rows, indent=1))
+    (root / f"scale-{args.models.replace(',', '+')}.json").write_text(json.dumps(rows, indent=1))
     return rows
 
 

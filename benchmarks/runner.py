@@ -64,7 +64,9 @@ class BenchmarkConfig:
         instead of a single split.
     image_size : int, optional
         Side of the square images every model sees. ``None`` keeps each
-        model's own default; files are then decoded at 224 pixels.
+        model's own default. Image files are decoded once per size a model
+        asks for (the first pass, which finds unreadable files, at this
+        size or 224) into a pixel cache that models read in chunks.
     seed : int
         Seed of the splits, the models and the bootstrap.
     out : str or Path
