@@ -4,8 +4,10 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from benchmarks import _image_loading, report
+from benchmarks.datasets import DatasetWarning
 from benchmarks.runner import run_benchmark
 from classifiers.base import ImageClassifierMixin
 from xray_features.image_source import ImageSource
@@ -32,7 +34,8 @@ def test_a_folder_run_decodes_each_file_once_per_size_with_in_memory_numbers(
     calls, real = [], io.load_image
     monkeypatch.setattr(io, "load_image", lambda path, **kw: calls.append(path)
                         or real(path, **kw))
-    lazy = _run(folder, tmp_path / "lazy", tuple(MODELS))
+    with pytest.warns(DatasetWarning, match="skipped 1 item.*broken.png"):
+        lazy = _run(folder, tmp_path / "lazy", tuple(MODELS))
     assert lazy["error"].eq("").all()
     # 41 files at 32 px (the first pass, and edge-xgb's size), the 40 readable ones at 24 px.
     assert len(calls) == 41 + 40
