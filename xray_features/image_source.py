@@ -6,7 +6,7 @@ size. The first read at a size decodes every image of the view once, through
 the streaming engine :func:`xray_features.stream.map_images` (chunked,
 joblib-parallel, counted skips, strict mode), resizes it with padding
 (:func:`~xray_features.preprocess.resize_with_padding`) and writes it as one
-row of a flat uint8 file ``pixels-<H>x<W>.u8`` in the cache folder. Later
+row of a flat uint8 temporary file, one per size. Later
 reads take rows back with ``os.pread``: memory holds the rows asked for,
 however many images there are. The file is read, not memory-mapped, because
 mapped pages of a sequential pass count in a process's resident memory.
@@ -16,15 +16,15 @@ Views share one cache: :meth:`ImageSource.subset` selects images,
 from the first size), so a model that works at 128 pixels and one at 299
 each get pixels resized once from the originals.
 
-The cache folder is a private temporary folder, removed when the last view
-of the source is garbage-collected; its files live only as long as the run.
+Each pixel file is an anonymous temporary file (:func:`tempfile.TemporaryFile`,
+in ``$TMPDIR``): it has no name in the folder, so the system frees its space
+when the last view of the source is garbage-collected or the process ends,
+however it ends.
 """
 
 import functools
 import os
-import shutil
 import tempfile
-import weakref
 
 import numpy as np
 
@@ -74,23 +74,16 @@ class _PixelStore:
         self.items, self.ids = items, ids
         self.n_jobs, self.chunk_size = n_jobs, chunk_size
         self.strict, self.progress = strict, progress
-        self.directory = None
-        self.sizes = {}   # (h, w) -> {"path", "filled" (bool per item), "failed" {pos: reason}}
+        # (h, w) -> {"file", "fd", "filled" (bool per item), "failed" {position: reason}}
+        self.sizes = {}
         self.n_decoded = 0
-
-    def _folder(self):
-        if self.directory is None:
-            self.directory = tempfile.mkdtemp(prefix="xray-bench-pixels-")
-            weakref.finalize(self, shutil.rmtree, self.directory, True)
-        return self.directory
 
     def state(self, size):
         if size not in self.sizes:
-            path = os.path.join(self._folder(), f"pixels-{size[0]}x{size[1]}.u8")
-            with open(path, "wb") as handle:   # sparse until rows are written
-                handle.truncate(len(self.items) * size[0] * size[1])
-            self.sizes[size] = {"path": path, "filled": np.zeros(len(self.items), bool),
-                                "failed": {}}
+            pixels = tempfile.TemporaryFile(prefix="xray-bench-pixels-")
+            pixels.truncate(len(self.items) * size[0] * size[1])   # sparse until written
+            self.sizes[size] = {"file": pixels, "fd": pixels.fileno(),
+                                "filled": np.zeros(len(self.items), bool), "failed": {}}
         return self.sizes[size]
 
     def fill(self, size, positions):
@@ -108,18 +101,14 @@ class _PixelStore:
                             n_jobs=self.n_jobs, chunk_size=self.chunk_size,
                             strict=self.strict, progress=self.progress, ids=ids,
                             desc=f"decoding at {size[0]}x{size[1]}")
-        fd = os.open(state["path"], os.O_WRONLY)
-        try:
-            for start, images, skipped in chunks:
-                for offset, image in enumerate(images):
-                    if image is not None:
-                        os.pwrite(fd, np.ascontiguousarray(image, np.uint8).tobytes(),
-                                  int(todo[start + offset]) * row)
-                for index, _, reason in skipped:
-                    state["failed"][int(todo[index])] = reason
-                self.n_decoded += len(images)
-        finally:
-            os.close(fd)
+        for start, images, skipped in chunks:
+            for offset, image in enumerate(images):
+                if image is not None:
+                    os.pwrite(state["fd"], np.ascontiguousarray(image, np.uint8).tobytes(),
+                              int(todo[start + offset]) * row)
+            for index, _, reason in skipped:
+                state["failed"][int(todo[index])] = reason
+            self.n_decoded += len(images)
         state["filled"][todo] = True
         return state
 
@@ -276,16 +265,12 @@ class ImageSource:
         row = self.size[0] * self.size[1]
         out = np.empty((len(positions), *self.size), np.uint8)
         flat = out.reshape(len(positions), row)
-        fd = os.open(state["path"], os.O_RDONLY)
-        try:
-            # Runs of consecutive rows are read with one call each.
-            breaks = np.flatnonzero(np.diff(positions) != 1) + 1
-            for run in np.split(np.arange(len(positions)), breaks):
-                if len(run):
-                    data = os.pread(fd, row * len(run), int(positions[run[0]]) * row)
-                    flat[run[0]:run[-1] + 1] = np.frombuffer(data, np.uint8).reshape(-1, row)
-        finally:
-            os.close(fd)
+        # Runs of consecutive rows are read with one call each.
+        breaks = np.flatnonzero(np.diff(positions) != 1) + 1
+        for run in np.split(np.arange(len(positions)), breaks):
+            if len(run):
+                data = os.pread(state["fd"], row * len(run), int(positions[run[0]]) * row)
+                flat[run[0]:run[-1] + 1] = np.frombuffer(data, np.uint8).reshape(-1, row)
         return out
 
 
