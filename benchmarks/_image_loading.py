@@ -1,4 +1,4 @@
-"""Open a :class:`~benchmarks.datasets.Dataset`'s images as one lazy source, or decode them into memory.
+"""A dataset's images as one lazy source, or decoded into memory.
 
 :func:`open_images` is the one image path of a run: a dataset's files (or
 its in-memory stack) become an :class:`xray_features.image_source.ImageSource`
