@@ -31,7 +31,6 @@ import threading
 import time
 from pathlib import Path
 
-
 __all__ = ["main", "write_films", "run_harness"]
 
 _TASK = "fracture"
