@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+_CHUNK = 256   # files decoded and predicted together
+
 __all__ = ["Predictor", "predict_files", "OOD_MODES"]
 
 #: What to do with an image outside the training distribution: answer and
@@ -196,24 +198,30 @@ def predict_files(model_dir, files, *, ood="flag", explain_dir=None):
     files = [files] if isinstance(files, (str, os.PathLike)) else list(files)
     out_dir = _explain_folder(explain_dir) if explain_dir is not None else None
     predictor = Predictor(model_dir)
-    images, colours, rows = [], [], []
-    for file in files:
-        try:
-            image, colour = load_image(file, return_colour=True)
-        except ImageLoadError as error:
-            rows.append({"file": printable_name(file), "error": str(error)})
-            continue
-        images.append(predictor.prepare(image))
-        colours.append(colour)
-        rows.append({"file": printable_name(file), "error": ""})
-    readable = [row for row in rows if not row["error"]]
-    if images:
-        predicted, explanations = predictor.predict(images, colours=colours, ood=ood,
-                                                    explain=out_dir is not None)
-        for row, values in zip(readable, predicted):
-            row.update(values)
-        if out_dir is not None:
-            _write_overlays(out_dir, readable, images, explanations)
+    rows = []
+    # A chunk of files at a time, so memory holds one chunk however many files
+    # there are. Files are decoded here, not through the run's pixel cache:
+    # the OOD guard needs each file's colour pixels too.
+    for start in range(0, len(files), _CHUNK):
+        images, colours, chunk_rows = [], [], []
+        for file in files[start:start + _CHUNK]:
+            try:
+                image, colour = load_image(file, return_colour=True)
+            except ImageLoadError as error:
+                chunk_rows.append({"file": printable_name(file), "error": str(error)})
+                continue
+            images.append(predictor.prepare(image))
+            colours.append(colour)
+            chunk_rows.append({"file": printable_name(file), "error": ""})
+        readable = [row for row in chunk_rows if not row["error"]]
+        if images:
+            predicted, explanations = predictor.predict(images, colours=colours, ood=ood,
+                                                        explain=out_dir is not None)
+            for row, values in zip(readable, predicted):
+                row.update(values)
+            if out_dir is not None:
+                _write_overlays(out_dir, readable, images, explanations)
+        rows.extend(chunk_rows)
     frame = pd.DataFrame(rows)
     ordered = predictor.columns_order() + (["explanation"] if out_dir is not None else [])
     for column in ordered:

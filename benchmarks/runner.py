@@ -64,7 +64,9 @@ class BenchmarkConfig:
         instead of a single split.
     image_size : int, optional
         Side of the square images every model sees. ``None`` keeps each
-        model's own default; files are then decoded at 224 pixels.
+        model's own default. Image files are decoded once per size a model
+        asks for (the first pass, which finds unreadable files, at this
+        size or 224) into a pixel cache that models read in chunks.
     seed : int
         Seed of the splits, the models and the bootstrap.
     out : str or Path
@@ -235,9 +237,9 @@ def run_benchmark(config=None, *, command=None, **options):
     timings = {}
     started = time.perf_counter()
 
-    dataset, load_size = _load_dataset(config)
+    dataset, source = _load_dataset(config)
     timings["load_seconds"] = time.perf_counter() - started
-    splits, leakage_report = _make_splits(dataset, config)
+    splits, leakage_report = _make_splits(dataset, source, config)
     check_ensemble_splits(splits, config)  # refused before any fit
     curve = _plan_curve(dataset, splits, config)
     store = ResultStore(out, _fingerprint(dataset, config), fresh=config.fresh)
@@ -263,7 +265,7 @@ def run_benchmark(config=None, *, command=None, **options):
         row, predictions, history, trace, variants = result
         if model is not None:  # fitted on a cluster worker: saved here, the one writer
             try:
-                _saver(store, name, split, config, dataset, load_size, None)(model)
+                _saver(store, name, split, config, dataset, source, None)(model)
             except Exception as error:  # noqa: BLE001 - recorded like a failed fit
                 row["error"] = f"{type(error).__name__}: {error}".replace("\n", " ")
                 predictions, trace, variants = None, traceback.format_exc(), []
@@ -308,7 +310,7 @@ def run_benchmark(config=None, *, command=None, **options):
                 finish(number, label, key, name, split, part_key, result, seconds, model)
 
             timings["cluster"] = run_on_cluster(
-                config.scheduler, _part_task, [(label, (name, split, config, load_size, point))
+                config.scheduler, _part_task, [(label, (name, split, config, point))
                                                for _, label, _, name, split, _, point in todo],
                 on_done, shared=dataset, say=lambda message: _say(config, message))
             todo = []
@@ -317,10 +319,10 @@ def run_benchmark(config=None, *, command=None, **options):
                 f"choosing members on {len(split.val)} validation images ..."
                 if name == ENSEMBLE else f"fitting on {len(split.train)} images ..."))
             part_started = time.perf_counter()
-            save = _saver(store, name, split, config, dataset, load_size, point)
+            save = _saver(store, name, split, config, dataset, source, point)
             result = (ensemble_part(dataset, split, config, store, point, save=save)
                       if name == ENSEMBLE else
-                      _run_part(name, dataset, split, config, save, load_size, point))
+                      _run_part(name, dataset, split, config, save, source, point))
             finish(number, label, key, name, split, part_key, result,
                    time.perf_counter() - part_started)
         report_started = time.perf_counter()
@@ -416,8 +418,10 @@ def _say(config, message):
 
 
 def _load_dataset(config):
-    """Load the dataset into memory; return it and the size files were
-    decoded at (``None`` when the source held arrays already)."""
+    """Load the dataset and open its images as one lazy source (files are
+    decoded once, at ``config.image_size`` or 224, to find unreadable ones;
+    each model then reads the source at its own size); return both."""
+    from benchmarks.datasets._image_loading import open_images
     from benchmarks.datasets import load_dataset
 
     options = dict(config.dataset_options)
@@ -428,11 +432,9 @@ def _load_dataset(config):
         dataset = load_dataset(config.data, **options)
     except TypeError as error:  # an option that does not apply to this source
         raise ValueError(str(error)) from None
-    load_size = None
-    if dataset.images is None:
-        load_size = config.image_size or 224
-        dataset = dataset.load_images(size=load_size, strict=config.strict,
-                                      n_jobs=config.n_jobs, progress=not config.quiet)
+    dataset, source = open_images(dataset, size=config.image_size or 224,
+                                  strict=config.strict, n_jobs=config.n_jobs,
+                                  progress=not config.quiet)
     if config.ordinal:
         from benchmarks.ordinal import reorder_classes
 
@@ -443,10 +445,10 @@ def _load_dataset(config):
         _say(config, f"{len(dataset.skipped)} image(s) skipped: "
                      + "; ".join(f"{i}: {r}" for i, r in dataset.skipped[:3]))
     _say(config, repr(dataset))
-    return dataset, load_size
+    return dataset, source
 
 
-def _make_splits(dataset, config):
+def _make_splits(dataset, source, config):
     """Build the splits and report byte-identical images across their sides."""
     from benchmarks.splits import find_duplicate_images, make_splits
 
@@ -459,7 +461,7 @@ def _make_splits(dataset, config):
         splits = make_splits(dataset, strategy=strategy, seed=config.seed)
     duplicates = []
     for split in splits:
-        pairs = find_duplicate_images(dataset.images, split.train, split.test)
+        pairs = find_duplicate_images(source, split.train, split.test)
         duplicates.extend((split.fold, str(dataset.ids[i]), str(dataset.ids[j]))
                           for i, j in pairs)
     if duplicates:
@@ -560,25 +562,38 @@ def _failed_part(name, split, point, error):
     return row, None, None, "".join(traceback.format_exception(error)), []
 
 
-def _saver(store, name, split, config, dataset, load_size, point):
+def _saver(store, name, split, config, dataset, source, point):
     """What saves a part's fitted model (``None``: not kept)."""
     if not config.save_models or point is not None:
         return None
-    return lambda model: _save_model(model, _model_dir(store, name, split, config), dataset,
-                                     load_size, store.directory)
+
+    def save(model):
+        # Files were read at the model's own size: predict reproduces that.
+        load_size = None if dataset.images is not None else _model_size(model, source)
+        _save_model(model, _model_dir(store, name, split, config), dataset, load_size,
+                    store.directory)
+    return save
 
 
-def _part_task(dataset, name, split, config, load_size, point):
+def _part_task(dataset, name, split, config, point):
     """One part as a Dask task: (result of :func:`_run_part`, the fitted model
     when the client is to save it, seconds)."""
+    from xray_features.image_source import ImageSource
+
     started, kept = time.perf_counter(), []
+    # The client's source keeps its pixels in a local temporary file; a worker
+    # opens its own over the same images (unreadable ones already dropped).
+    if dataset.images is not None:
+        source = ImageSource(dataset.images, dataset.images.shape[1:], ids=dataset.ids)
+    else:
+        source = ImageSource(dataset.paths, config.image_size or 224, ids=dataset.ids)
     result = _run_part(name, dataset, split, config,
                        kept.append if config.save_models and point is None else None,
-                       load_size, point, on_cluster=True)
+                       source, point, on_cluster=True)
     return result, (kept[0] if kept else None), time.perf_counter() - started
 
 
-def _run_part(name, dataset, split, config, save, load_size, point=None, *, on_cluster=False):
+def _run_part(name, dataset, split, config, save, source, point=None, *, on_cluster=False):
     """Fit one model on one split (or on a learning-curve ``point``'s
     subset, already in ``split.train``, with the model seed offset by its
     curve seed); return (row, predictions, history, traceback, variants),
@@ -591,8 +606,8 @@ def _run_part(name, dataset, split, config, save, load_size, point=None, *, on_c
     row = _part_row(name, split, point)
     try:
         model = _build_model(name, config, point.curve_seed if point else 0)
-        images, labels = dataset.images, dataset.labels
-        validation = ((images[split.val], labels[split.val]) if len(split.val) else None)
+        images, labels = source.subset, dataset.labels  # lazy: each model reads its size
+        validation = ((images(split.val), labels[split.val]) if len(split.val) else None)
         calls = contextlib.nullcontext((model.fit, model.predict_proba))
         if on_cluster:
             from benchmarks.distributed import cluster_calls
@@ -602,12 +617,12 @@ def _run_part(name, dataset, split, config, save, load_size, point=None, *, on_c
         # the rest of the progress, so stdout carries only the leaderboard.
         with contextlib.redirect_stdout(sys.stderr), calls as (fit, predict_proba):
             start = time.perf_counter()
-            fit(images[split.train], labels[split.train], validation_data=validation)
+            fit(images(split.train), labels[split.train], validation_data=validation)
             row["fit_seconds"] = time.perf_counter() - start
             start = time.perf_counter()
-            proba_test = _aligned_proba(model, images[split.test], dataset, predict_proba)
+            proba_test = _aligned_proba(model, images(split.test), dataset, predict_proba)
             row["predict_seconds"] = time.perf_counter() - start
-            proba_val = (_aligned_proba(model, images[split.val], dataset, predict_proba)
+            proba_val = (_aligned_proba(model, images(split.val), dataset, predict_proba)
                          if len(split.val) else None)
         row["images_per_second"] = len(split.test) / max(row["predict_seconds"], 1e-9)
         row.update(score_part(dataset, split, proba_test, proba_val, config))
@@ -627,6 +642,15 @@ def _run_part(name, dataset, split, config, save, load_size, point=None, *, on_c
     except Exception as error:  # one model's failure must not end the run
         row["error"] = f"{type(error).__name__}: {error}".replace("\n", " ")
         return row, None, None, traceback.format_exc(), []
+
+
+def _model_size(model, source):
+    """The size a model read its images at (its ``image_size``), as ``input.json`` records it."""
+    resolved = getattr(model, "_resolved_image_size", None)  # Keras: its default when None
+    size = list(resolved()) if resolved else model.get_params().get("image_size")
+    if isinstance(size, (tuple, list)) and len(size) == 2:
+        return list(size)
+    return size if isinstance(size, (int, np.integer)) else source.size[0]
 
 
 def _aligned_proba(model, images, dataset, predict_proba=None):

@@ -182,8 +182,10 @@ def image_digest(image):
 def find_duplicate_images(images, index_a, index_b):
     """Find byte-identical images shared by two index sets.
 
-    Each image is hashed (BLAKE2b of its dtype, shape and bytes), so the cost is
-    one pass over the pixels.
+    Each image is hashed (BLAKE2b of its dtype, shape and bytes) as the
+    images stream past, a chunk at a time, so the cost is one pass over the
+    pixels and memory holds one chunk (``images`` may be a lazy
+    :class:`xray_features.image_source.ImageSource`).
 
     Parameters
     ----------
@@ -210,15 +212,18 @@ def find_duplicate_images(images, index_a, index_b):
     index_a = _index_array(index_a, "index_a")
     index_b = _index_array(index_b, "index_b")
 
-    def digest(i):
-        return image_digest(images[i])
+    def digests(index, chunk_size=256):
+        for start in range(0, len(index), chunk_size):
+            chosen = index[start:start + chunk_size]
+            block = images[chosen] if hasattr(images, "shape") else [images[i] for i in chosen]
+            yield from zip(chosen.tolist(), map(image_digest, block))
 
     by_hash = {}
-    for i in index_a.tolist():
-        by_hash.setdefault(digest(i), []).append(i)
+    for i, digest in digests(index_a):
+        by_hash.setdefault(digest, []).append(i)
     pairs = []
-    for j in index_b.tolist():
-        pairs.extend((i, j) for i in by_hash.get(digest(j), ()))
+    for j, digest in digests(index_b):
+        pairs.extend((i, j) for i in by_hash.get(digest, ()))
     return sorted(pairs)
 
 

@@ -153,8 +153,16 @@ class ImageClassifierMixin:
         """Check images and return an (N, H, W) array or a list of 2-D arrays.
 
         Accepts an (N, H, W) stack or a non-empty sequence of 2-D arrays of
-        dtype uint8 (0-255), uint16 (0-65535) or float in [0, 1].
+        dtype uint8 (0-255), uint16 (0-65535) or float in [0, 1], or a lazy
+        :class:`xray_features.image_source.ImageSource` (returned as it is:
+        models read it a chunk at a time, at their own size).
         """
+        from xray_features.image_source import ImageSource
+
+        if isinstance(images, ImageSource):
+            if not len(images):
+                raise ValueError(f"{name} is empty; pass at least one image")
+            return images
         if isinstance(images, np.ndarray):
             if images.ndim != 3:
                 hint = ("wrap one image as image[None]" if images.ndim == 2 else

@@ -105,8 +105,10 @@ class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,
         elif self.validation_split:
             train, val = training.split_validation(
                 y_encoded, self.validation_split, task=self.task_, seed=seed)
-            validation = (x[val], y_encoded[val])
-            x, y_encoded = x[train], y_encoded[train]
+            from classifiers._lazy_input import rows
+
+            validation = (rows(x, val), y_encoded[val])
+            x, y_encoded = rows(x, train), y_encoded[train]
         else:
             validation = None
         if validation is not None:
@@ -162,7 +164,16 @@ class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,
 
     # --------------------------------------------------------- inputs
     def _model_input(self, images, *, name="images"):
-        """Validated images as an (N, h, w, 1) float32 tensor for the model."""
+        """Validated images as an (N, h, w, 1) float32 tensor for the model
+        (read per batch from the pixel cache for a lazy image source)."""
+        from xray_features.image_source import ImageSource
+
+        if isinstance(images, ImageSource):
+            from classifiers._lazy_input import LazyModelInput
+
+            self._validate_images(images, name=name)
+            return LazyModelInput(images.at(self._resolved_image_size()),
+                                  scale=self._input_scale)
         stack = self._prepare_images(images, size=self._resolved_image_size(),
                                      as_float=True, name=name)
         x = stack[..., None].astype(np.float32, copy=False)

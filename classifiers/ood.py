@@ -143,25 +143,29 @@ class OODGuard:
         if not (isinstance(self.colour_limit, numbers.Real) and 0 < self.colour_limit < 1):
             raise ValueError(f"colour_limit must be a number in (0, 1); got "
                              f"{self.colour_limit!r}")
-        images = list(images)
+        images = _indexable(images)
         if len(images) < 2:
             raise ValueError(f"the OOD guard needs at least 2 training images; got "
                              f"{len(images)}")
         rng = np.random.default_rng(self.random_state)
+        # Images are named by position and read a chunk at a time, so a lazy
+        # source (xray_features.ImageSource) is never held whole in memory.
+        fit_rows = np.arange(len(images))
         if validation_images is not None and len(validation_images):
-            threshold_images, source = list(validation_images), "validation images"
+            threshold = (_indexable(validation_images), None)
+            source = "validation images"
         elif len(images) >= 20:
             order = rng.permutation(len(images))
             cut = len(images) // 5
-            threshold_images = [images[i] for i in order[:cut]]
-            images = [images[i] for i in order[cut:]]
+            threshold, fit_rows = (images, order[:cut]), order[cut:]
             source = "a held-out 20% of the training images"
         else:
-            threshold_images, source = images, "the training images"
-        if len(images) > _MAX_FIT_IMAGES:
-            keep = np.sort(rng.choice(len(images), _MAX_FIT_IMAGES, replace=False))
-            images = [images[i] for i in keep]
-        features = _feature_matrix(images)
+            threshold, source = (images, None), "the training images"
+        if len(fit_rows) > _MAX_FIT_IMAGES:
+            fit_rows = fit_rows[np.sort(rng.choice(len(fit_rows), _MAX_FIT_IMAGES,
+                                                   replace=False))]
+        features = _chunked(_features_and_shape, images, fit_rows)
+        features, spreads, aspects = features[:, :-2], features[:, -2], features[:, -1]
         self.mean_ = features.mean(axis=0)
         scale = features.std(axis=0)
         self.scale_ = np.where(scale > 1e-9, scale, 1.0)
@@ -169,27 +173,27 @@ class OODGuard:
         estimator = LedoitWolf().fit(standard)
         self.location_ = estimator.location_
         self.precision_ = estimator.precision_
-        distances = self._distances(_feature_matrix(threshold_images))
+        distances = self._distances(_chunked(_feature_matrix, *threshold))
         self.threshold_ = float(max(np.quantile(distances, self.quantile), 1e-9))
         self.threshold_source_ = source
-        self.min_spread_ = float(min(_spread(image) for image in images))
-        self.max_aspect_ = float(max(_aspect(image) for image in images))
-        self.polarity_ = self._fit_polarity(images, features)
-        self.n_train_ = len(images)
+        self.min_spread_ = float(spreads.min())
+        self.max_aspect_ = float(aspects.max())
+        self.polarity_ = self._fit_polarity(images, fit_rows, features)
+        self.n_train_ = len(fit_rows)
         return self
 
-    def _fit_polarity(self, images, features):
+    def _fit_polarity(self, images, rows, features):
         """A logistic regression of original (0) against inverted (1) images,
         kept only when it tells them apart (cross-validated accuracy >= 0.95):
         a training set of mixed polarity gets no polarity check."""
         from sklearn.linear_model import LogisticRegression
         from sklearn.model_selection import cross_val_score
 
-        inverted = _feature_matrix([_inverted(image) for image in images])
+        inverted = _chunked(_inverted_features, images, rows)
         X = (np.concatenate([features, inverted]) - self.mean_) / self.scale_
-        y = np.repeat([0, 1], len(images))
+        y = np.repeat([0, 1], len(rows))
         model = LogisticRegression(C=0.1, max_iter=2000)
-        folds = min(5, len(images))
+        folds = min(5, len(rows))
         if folds >= 2:
             accuracy = cross_val_score(model, X, y, cv=folds).mean()
             if accuracy < 0.95:
@@ -343,3 +347,34 @@ class OODGuard:
         return (f"OODGuard(n_train={self.n_train_}, threshold={self.threshold_:.3g} from "
                 f"{self.threshold_source_}, polarity check "
                 f"{'on' if self.polarity_ else 'off'})")
+
+
+def _indexable(images):
+    """Images that can be read by position: arrays and lazy sources as they
+    are, anything else (a generator, a list) as a list."""
+    if isinstance(images, np.ndarray) or (hasattr(images, "iter_chunks")
+                                          and hasattr(images, "__getitem__")):
+        return images
+    return list(images)
+
+
+def _features_and_shape(images):
+    """Guard features with each image's spread and aspect ratio as two last columns."""
+    return np.column_stack([_feature_matrix(images), [_spread(image) for image in images],
+                            [_aspect(image) for image in images]])
+
+
+def _inverted_features(images):
+    return _feature_matrix([_inverted(image) for image in images])
+
+
+def _chunked(function, images, rows=None, chunk_size=256):
+    """``function`` (a stack -> matrix) over ``images[rows]``, a chunk at a time, in order."""
+    rows = np.arange(len(images)) if rows is None else np.asarray(rows)
+    parts = []
+    for start in range(0, len(rows), chunk_size):
+        chosen = rows[start:start + chunk_size]
+        chunk = (images[chosen] if not isinstance(images, list)
+                 else [images[i] for i in chosen])
+        parts.append(function(chunk))
+    return np.concatenate(parts)

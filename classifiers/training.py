@@ -380,10 +380,15 @@ def fit_model(model, x, y, *, sample_weight=None, validation=None, epochs,
     -------
     history : dict of str to list of float
     """
+    from classifiers._lazy_input import batches as lazy_batches, is_lazy
+
     batches = keras_objects().ArrayBatches(x, y, sample_weight,
                                            batch_size=batch_size, seed=seed)
+    lazy_validation = validation is not None and is_lazy(validation[0])
+    if lazy_validation:  # read a batch at a time from the pixel cache
+        validation = lazy_batches(*validation, batch_size=batch_size)
     result = model.fit(batches, validation_data=validation,
-                       validation_batch_size=batch_size,
+                       validation_batch_size=None if lazy_validation else batch_size,
                        epochs=initial_epoch + epochs,
                        initial_epoch=initial_epoch, callbacks=list(callbacks),
                        verbose=verbose, shuffle=False)
@@ -393,6 +398,11 @@ def fit_model(model, x, y, *, sample_weight=None, validation=None, epochs,
 
 def predict_scores(model, x, *, batch_size):
     """Model outputs as a float64 array (inference mode, no augmentation)."""
+    from classifiers._lazy_input import batches, is_lazy
+
+    if is_lazy(x):
+        return np.asarray(model.predict(batches(x, batch_size=batch_size), verbose=0),
+                          dtype=np.float64)
     return np.asarray(model.predict(x, batch_size=batch_size, verbose=0),
                       dtype=np.float64)
 

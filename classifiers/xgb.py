@@ -271,13 +271,22 @@ min_child_weight, reg_lambda, tree_method
             early_stopping_rounds=self.early_stopping_rounds if early_stopping else None)
 
     def _features(self, images, *, fit=False, extract=None):
-        stack = self._prepare_images(images, size=self.image_size)
+        from xray_features.image_source import ImageSource
+
+        lazy = isinstance(images, ImageSource)
+        # A lazy source is read at the working size a chunk at a time: the
+        # feature matrix is the only thing that grows with the images.
+        stack = images.at(self.image_size) if lazy else self._prepare_images(
+            images, size=self.image_size)
         if fit:
-            self.extractor_.fit(stack)
+            self.extractor_.fit(stack[:1] if lazy else stack)  # extractors learn nothing
             self.feature_names_ = np.asarray(
                 [str(n) for n in self.extractor_.get_feature_names_out()], dtype=object)
         if hasattr(self.extractor_, "extract_one"):  # an xray_features extractor
             X = (extract or self._extract)(stack)
+        elif lazy:
+            X = np.concatenate([self.extractor_.transform(chunk)
+                                for _, chunk in stack.iter_chunks()])
         else:
             X = self.extractor_.transform(stack)
         X = np.asarray(X, dtype=np.float32)

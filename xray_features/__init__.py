@@ -17,7 +17,7 @@ import lazy_loader as _lazy
 __getattr__, __dir__, __all__ = _lazy.attach(
     __name__,
     submodules=["io", "preprocess", "enhance", "synthetic", "edges", "hog", "texture",
-                "combine", "batch", "stream"],
+                "combine", "batch", "stream", "image_source"],
     submod_attrs={
         "io": ["ImageLoadError", "load_image", "load_image_bytes", "save_image"],
         "preprocess": [
@@ -34,5 +34,6 @@ __getattr__, __dir__, __all__ = _lazy.attach(
         "combine": ["CombinedFeatures", "make_features", "FEATURE_PRESETS"],
         "batch": ["extract_features", "ExtractionReport"],
         "stream": ["map_images"],
+        "image_source": ["ImageSource"],
     },
 )

@@ -1,4 +1,10 @@
-"""Decode the files of a lazy :class:`~benchmarks.datasets.Dataset` into memory."""
+"""A dataset's images as one lazy source, or decoded into memory.
+
+:func:`open_images` is the one image path of a run: a dataset's files (or
+its in-memory stack) become an :class:`xray_features.image_source.ImageSource`
+whose first pass, at the first size needed, decodes every file once, counts
+the unreadable ones and drops them from the dataset before it is split.
+"""
 
 import numbers
 from collections import Counter
@@ -11,7 +17,7 @@ from benchmarks.datasets._record import Dataset, DatasetError
 from xray_features._safety import array_limit, format_bytes
 from xray_features._validation import check_positive_int
 
-__all__ = ["decode_one", "load_dataset_images"]
+__all__ = ["decode_one", "load_dataset_images", "open_images"]
 
 
 def _check_size(size):
@@ -76,14 +82,76 @@ def load_dataset_images(dataset, *, size=None, strict=False, n_jobs=1, progress=
             return dataset
         return replace(dataset, images=_resize_all(dataset.images, size))
 
+    if size is None:
+        return _load_native(dataset, strict=strict, n_jobs=n_jobs, progress=progress)
+    kept, source = open_images(dataset, size=size, strict=strict, n_jobs=n_jobs,
+                               progress=progress)
+    return replace(kept, images=np.asarray(source))
+
+
+def open_images(dataset, *, size, strict=False, n_jobs=1, progress=False):
+    """The dataset's images as a lazy source; unreadable files dropped and counted.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Files (``paths``) or an in-memory stack (``images``).
+    size : int
+        Side of the square images the first pass decodes files to (an
+        in-memory stack is handed over at its own size; models ask the
+        source for theirs).
+    strict, n_jobs, progress
+        As in :meth:`Dataset.load_images`.
+
+    Returns
+    -------
+    dataset : Dataset
+        Without the unreadable files, which are listed in ``skipped``.
+    source : xray_features.image_source.ImageSource
+        Aligned with the returned dataset.
+
+    Examples
+    --------
+    >>> from benchmarks.datasets import load_dataset
+    >>> ds, source = open_images(load_dataset("phantoms:fracture", n_images=4, image_size=32),
+    ...                          size=64)
+    >>> source.shape, source.at(16)[0].shape
+    ((4, 32, 32), (16, 16))
+    """
+    from xray_features.image_source import ImageSource
+
+    if dataset.images is not None:
+        return dataset, ImageSource(dataset.images, dataset.images.shape[1:],
+                                    ids=dataset.ids, n_jobs=n_jobs, progress=progress)
+    source = ImageSource(dataset.paths, size, ids=dataset.ids, n_jobs=n_jobs,
+                         progress=progress)
+    problems = Problems(f"load_images({dataset.name!r})")
+    bad = set()
+    for position, identifier, reason in source.validate():
+        problems.add(identifier, f"unreadable image: {reason}", "unreadable images")
+        bad.add(position)
+    problems.resolve(strict)
+    if len(bad) == len(dataset):
+        raise DatasetError(f"load_images: no image of {dataset.name!r} could be read "
+                           f"({len(dataset)} files); see Dataset.skipped.")
+    keep = np.asarray([i for i in range(len(dataset)) if i not in bad], dtype=np.int64)
+    if not bad:
+        return dataset, source
+    kept = dataset.subset(keep)
+    return (replace(kept, skipped=list(dataset.skipped) + problems.skipped()),
+            source.subset(keep))
+
+
+def _load_native(dataset, *, strict, n_jobs, progress):
+    """Files decoded at their own size, which must be the same for all."""
     paths = dataset.paths
     if n_jobs == 1:
-        results = map(decode_one, paths, [size] * len(paths))
+        results = map(decode_one, paths, [None] * len(paths))
     else:
         from joblib import Parallel, delayed
 
         results = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(decode_one)(path, size) for path in paths)
+            delayed(decode_one)(path, None) for path in paths)
     if progress:
         from tqdm.auto import tqdm
 
