@@ -625,6 +625,11 @@ def _run_part(name, dataset, split, config, save, source, point=None, *, on_clus
             proba_val = (_aligned_proba(model, images(split.val), dataset, predict_proba)
                          if len(split.val) else None)
         row["images_per_second"] = len(split.test) / max(row["predict_seconds"], 1e-9)
+        # Training throughput: images seen per second of fit (a network sees the
+        # training set once per epoch; a feature model once, extraction included).
+        epochs = max(int(getattr(model, "n_epochs_", 1) or 1), 1)
+        row["train_images_per_second"] = (len(split.train) * epochs
+                                          / max(row["fit_seconds"], 1e-9))
         row.update(score_part(dataset, split, proba_test, proba_val, config))
         predictions = prediction_frame(name, dataset, split, proba_test, proba_val)
         if point is not None:

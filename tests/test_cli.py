@@ -27,7 +27,8 @@ REQUIRED_COLUMNS = ["model", "fold", "accuracy", "balanced_accuracy", "precision
 METRICS = REQUIRED_COLUMNS[2:11]
 TUNED = ["threshold", "accuracy", "balanced_accuracy", "precision", "recall", "specificity",
          "f1"]
-TIMING_COLUMNS = ["fit_seconds", "predict_seconds", "images_per_second"]
+TIMING_COLUMNS = ["fit_seconds", "predict_seconds", "images_per_second",
+                  "train_images_per_second"]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 

@@ -16,7 +16,8 @@ from benchmarks.runner import run_benchmark
 #: A tiny four-class phantom run: two XGBoost presets, one holdout split.
 _RUN = dict(models=("edge-xgb", "hog-xgb"), image_size=32, n_bootstrap=20, quiet=True,
             dataset_options={"n_images": 48})
-_TIMINGS = ["fit_seconds", "predict_seconds", "images_per_second"]
+_TIMINGS = ["fit_seconds", "predict_seconds", "images_per_second",
+            "train_images_per_second"]
 
 
 def _numbers(out):

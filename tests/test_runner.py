@@ -62,6 +62,9 @@ def test_every_model_gets_the_same_splits_and_timings(tmp_path):
     assert (results["fit_seconds"] > 0).all() and (results["predict_seconds"] > 0).all()
     assert np.allclose(results["images_per_second"],
                        results["n_test"] / results["predict_seconds"])
+    # A feature model sees each training image once per fit.
+    assert np.allclose(results["train_images_per_second"],
+                       results["n_train"] / results["fit_seconds"])
     predictions = pd.read_csv(tmp_path / "predictions.csv", dtype={"id": str})
     ids = [sorted(group["id"]) for _, group in predictions.groupby("model")]
     assert ids[0] == ids[1]

@@ -105,6 +105,10 @@ def test_a_variant_is_a_model_of_its_own(tmp_path):
     assert variant.epochs == 1 and list(variant.filters) == [4, 8]
     record = json.loads((tmp_path / "parts" / "cnn-small@32__fold0.json").read_text())
     assert record["params"] == {**fast, "filters": [4, 8], "image_size": 32}
+    # A network sees its training set once per epoch it trained.
+    row = results.set_index("model").loc["cnn-small@32"]
+    assert np.isclose(row["train_images_per_second"],
+                      row["n_train"] * len(record["history"]["loss"]) / row["fit_seconds"])
     predictions = pd.read_csv(tmp_path / "predictions.csv")
     assert set(predictions["model"]) == {"edge-xgb", "edge-xgb@24", "cnn-small@32"}
     assert (tmp_path / "plots" / "confusion_cnn-small@32.png").is_file()
