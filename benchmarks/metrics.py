@@ -304,13 +304,16 @@ def choose_threshold(y_true, scores, *, method="youden", target_sensitivity=0.95
 
 
 # ------------------------------------------------------------------- bootstrap
-def bootstrap_weights(n, n_boot, *, seed=0, budget=4_000_000):
+def bootstrap_weights(n, n_boot, *, seed=0, budget=500_000):
     """Bootstrap resamples of ``n`` items as (draws, weights) chunks.
 
     Each chunk holds ``draws`` (resamples x n indices) and ``weights``, how
     often each item was drawn in each resample: metrics computed with these
     weights on the original arrays equal the metrics of the resamples,
-    without copying them. Chunks hold about ``budget`` numbers.
+    without copying them. Chunks hold about ``budget`` numbers, so the
+    working memory (a few chunk-sized arrays, 4 MB each at the default)
+    stops growing at ``budget / n_boot`` items; the resamples drawn do not
+    depend on the chunking.
 
     Examples
     --------
@@ -433,7 +436,7 @@ def bootstrap_ci(y_true, proba, metric, *, n_boot=1000, seed=0, alpha=0.05,
     threshold = _check_threshold(threshold, task, len(names))
     truth, column_scores, pred = _binary_columns(y, scores, task, threshold)
     values = []
-    for draws, weights in bootstrap_weights(len(y), n_boot, seed=seed, budget=4_000_000):
+    for draws, weights in bootstrap_weights(len(y), n_boot, seed=seed):
         fast = _fast_metric(metric, weights, task, names, truth, column_scores, pred)
         if fast is None:
             fast = [evaluate_predictions(y[d], scores[d], task=task, class_names=names,

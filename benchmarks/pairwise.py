@@ -194,7 +194,7 @@ def paired_bootstrap_auc_difference(y_true, scores_a, scores_b, *, n_boot=1000, 
     from benchmarks.metrics import bootstrap_weights
 
     differences = []
-    for _, weights in bootstrap_weights(len(y), n_boot, seed=seed, budget=2_000_000):
+    for _, weights in bootstrap_weights(len(y), n_boot, seed=seed):
         differences.append(_macro_auc(weights, [(t, a) for t, a, _ in columns])
                            - _macro_auc(weights, [(t, b) for t, _, b in columns]))
     differences = np.concatenate(differences)
