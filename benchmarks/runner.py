@@ -578,15 +578,12 @@ def _saver(store, name, split, config, dataset, source, point):
 def _part_task(dataset, name, split, config, point):
     """One part as a Dask task: (result of :func:`_run_part`, the fitted model
     when the client is to save it, seconds)."""
-    from xray_features.image_source import ImageSource
+    from benchmarks.datasets._image_loading import dataset_source
 
     started, kept = time.perf_counter(), []
     # The client's source keeps its pixels in a local temporary file; a worker
     # opens its own over the same images (unreadable ones already dropped).
-    if dataset.images is not None:
-        source = ImageSource(dataset.images, dataset.images.shape[1:], ids=dataset.ids)
-    else:
-        source = ImageSource(dataset.paths, config.image_size or 224, ids=dataset.ids)
+    source = dataset_source(dataset, size=config.image_size or 224)
     result = _run_part(name, dataset, split, config,
                        kept.append if config.save_models and point is None else None,
                        source, point, on_cluster=True)

@@ -17,7 +17,7 @@ from benchmarks.datasets._record import Dataset, DatasetError
 from xray_features._safety import array_limit, format_bytes
 from xray_features._validation import check_positive_int
 
-__all__ = ["decode_one", "load_dataset_images", "open_images"]
+__all__ = ["dataset_source", "decode_one", "load_dataset_images", "open_images"]
 
 
 def _check_size(size):
@@ -118,13 +118,9 @@ def open_images(dataset, *, size, strict=False, n_jobs=1, progress=False):
     >>> source.shape, source.at(16)[0].shape
     ((4, 32, 32), (16, 16))
     """
-    from xray_features.image_source import ImageSource
-
+    source = dataset_source(dataset, size=size, n_jobs=n_jobs, progress=progress)
     if dataset.images is not None:
-        return dataset, ImageSource(dataset.images, dataset.images.shape[1:],
-                                    ids=dataset.ids, n_jobs=n_jobs, progress=progress)
-    source = ImageSource(dataset.paths, size, ids=dataset.ids, n_jobs=n_jobs,
-                         progress=progress)
+        return dataset, source
     problems = Problems(f"load_images({dataset.name!r})")
     bad = set()
     for position, identifier, reason in source.validate():
@@ -140,6 +136,18 @@ def open_images(dataset, *, size, strict=False, n_jobs=1, progress=False):
     kept = dataset.subset(keep)
     return (replace(kept, skipped=list(dataset.skipped) + problems.skipped()),
             source.subset(keep))
+
+
+def dataset_source(dataset, *, size, n_jobs=1, progress=False):
+    """The dataset's images as a lazy source, unchecked: an in-memory stack at
+    its own size, files first decoded at ``size`` (see :func:`open_images`,
+    which also finds and drops the unreadable files)."""
+    from xray_features.image_source import ImageSource
+
+    if dataset.images is not None:
+        return ImageSource(dataset.images, dataset.images.shape[1:], ids=dataset.ids,
+                           n_jobs=n_jobs, progress=progress)
+    return ImageSource(dataset.paths, size, ids=dataset.ids, n_jobs=n_jobs, progress=progress)
 
 
 def _load_native(dataset, *, strict, n_jobs, progress):
