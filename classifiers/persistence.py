@@ -47,6 +47,8 @@ SIDECAR_NAME = "model.json"
 #: The only estimator classes :func:`load_model` will build, by import path.
 ESTIMATOR_CLASSES = {
     "classifiers.xgb.FeatureXGBClassifier": ("classifiers.xgb", "FeatureXGBClassifier"),
+    "classifiers.linear.LinearProbeClassifier": ("classifiers.linear", "LinearProbeClassifier"),
+    "classifiers.hybrid.HybridXGBClassifier": ("classifiers.hybrid", "HybridXGBClassifier"),
     "classifiers.keras_models.CNNClassifier": ("classifiers.keras_models", "CNNClassifier"),
     "classifiers.transfer.TransferClassifier": ("classifiers.transfer", "TransferClassifier"),
     "classifiers.ensemble.EnsembleClassifier": ("classifiers.ensemble", "EnsembleClassifier"),
@@ -60,7 +62,7 @@ _TASKS = ("binary", "multiclass", "multilabel")
 
 #: Files that only ``save()`` (and ``xray-bench run --save-models``) write in a
 #: model folder; a folder holding nothing else is a half-written model of ours.
-OWN_FILE_NAMES = ("model.ubj", "model.keras", "input.json", SIDECAR_NAME,
+OWN_FILE_NAMES = ("model.ubj", "model.keras", "linear.npz", "input.json", SIDECAR_NAME,
                   SIDECAR_NAME + ".tmp")
 
 
@@ -248,14 +250,16 @@ def library_versions(extra=()):
 
 
 def file_checksums(directory, native):
-    """SHA-256 of the native model file named in ``native["file"]`` (checked
-    by :func:`load_model`, so a changed or damaged file is refused)."""
+    """SHA-256 of the native model file named in ``native["file"]`` and of
+    those in ``native["extra_files"]`` (checked by :func:`load_model`, so a
+    changed or damaged file is refused)."""
     import hashlib
 
-    name = (native or {}).get("file")
-    if not isinstance(name, str) or not (Path(directory) / name).is_file():
-        return {}
-    return {name: hashlib.sha256((Path(directory) / name).read_bytes()).hexdigest()}
+    native = native or {}
+    names = [native.get("file"), *(native.get("extra_files") or ())]
+    return {name: hashlib.sha256((Path(directory) / name).read_bytes()).hexdigest()
+            for name in names
+            if isinstance(name, str) and (Path(directory) / name).is_file()}
 
 
 def _verify_checksums(path, directory, sidecar):

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["PretrainedWeights", "default_cache_dir", "lite_weights", "load_lite_weights"]
+__all__ = ["PretrainedWeights", "default_cache_dir", "lite_weights", "load_lite_weights",
+           "weights_file_record"]
 
 _CONVERSION_FORMAT = 1  # bump when the converted layout changes
 _TORCH_SUFFIXES = (".pth", ".pt", ".bin")
@@ -56,11 +57,6 @@ class PretrainedWeights:
     sha256: str
     package: str
     layers: dict
-
-    def record(self):
-        """What ``model.json`` keeps of the weights (no arrays)."""
-        return {"name": self.name, "source": self.source, "sha256": self.sha256,
-                "package": self.package}
 
 
 def default_cache_dir():
@@ -131,16 +127,7 @@ def lite_weights(name, source="imagenet", *, cache_dir=None):
     ValueError
         A file that is not a state dict of this variant.
     """
-    from classifiers.efficientnet_lite import LITE_VARIANTS
-
-    if name not in LITE_VARIANTS:
-        raise ValueError(f"name must be one of {sorted(LITE_VARIANTS)}; got {name!r}")
-    if isinstance(source, str) and source == "imagenet":
-        path, package = _package_file(name)
-    else:
-        path, package = Path(source), None
-        if not path.is_file():
-            raise ValueError(f"weights file not found: '{source}'")
+    path, package = _weights_file(name, source)
     sha256 = _sha256(path)
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cached = folder / f"{name}-{sha256[:16]}-v{_CONVERSION_FORMAT}.npz"
@@ -149,6 +136,33 @@ def lite_weights(name, source="imagenet", *, cache_dir=None):
         layers = _convert(name, path)
         _write_cache(cached, layers)
     return PretrainedWeights(name, str(path), sha256, package, layers)
+
+
+def _weights_file(name, source):
+    from classifiers.efficientnet_lite import LITE_VARIANTS
+
+    if name not in LITE_VARIANTS:
+        raise ValueError(f"name must be one of {sorted(LITE_VARIANTS)}; got {name!r}")
+    if isinstance(source, str) and source == "imagenet":
+        return _package_file(name)
+    path = Path(source)
+    if not path.is_file():
+        raise ValueError(f"weights file not found: '{source}'")
+    return path, None
+
+
+def weights_file_record(name, source="imagenet"):
+    """``{"source", "sha256", "package"}`` of the weights file, without converting it.
+
+    Examples
+    --------
+    >>> weights_file_record("efficientnet-lite0", "missing.pth")
+    Traceback (most recent call last):
+    ...
+    ValueError: weights file not found: 'missing.pth'
+    """
+    path, package = _weights_file(name, source)
+    return {"name": name, "source": str(path), "sha256": _sha256(path), "package": package}
 
 
 def _convert(name, path):

@@ -13,6 +13,8 @@ __all__ = ["get_model", "available_models", "model_defaults", "describe_models"]
 _XGB = "classifiers.xgb.FeatureXGBClassifier"
 _CNN = "classifiers.keras_models.CNNClassifier"
 _TRANSFER = "classifiers.transfer.TransferClassifier"
+_LINEAR = "classifiers.linear.LinearProbeClassifier"
+_HYBRID = "classifiers.hybrid.HybridXGBClassifier"
 
 # name -> (kind, class path, preset parameters, one-line description);
 # insertion order is the display order: classical, small to large networks.
@@ -25,6 +27,14 @@ _MODELS = {
                     "XGBoost on texture features (LBP, GLCM, intensity statistics)"),
     "all-xgb": ("xgboost", _XGB, {"features": "all"},
                 "XGBoost on edge, HOG and texture features combined"),
+    "lite0-linear": ("linear", _LINEAR, {"features": "lite0", "cache_dir": "auto"},
+                     "Linear probe: logistic regression on frozen ImageNet "
+                     "EfficientNet-Lite0 embeddings"),
+    "lite0-xgb": ("xgboost", _XGB, {"features": "lite0", "image_size": 224,
+                                    "cache_dir": "auto"},
+                  "XGBoost on frozen ImageNet EfficientNet-Lite0 embeddings"),
+    "hybrid-xgb": ("xgboost", _HYBRID, {"cache_dir": "auto"},
+                   "XGBoost on handcrafted features plus the Lite0 linear probe's score"),
     "cnn-small": ("keras", _CNN, {"architecture": "small"},
                   "Small convolutional network trained from scratch"),
     "cnn": ("keras", _CNN, {"architecture": "deep"},
@@ -33,6 +43,13 @@ _MODELS = {
                     "Transfer learning from a MobileNetV2 backbone"),
     "efficientnetb0": ("keras-transfer", _TRANSFER, {"backbone": "efficientnetb0"},
                        "Transfer learning from an EfficientNetB0 backbone"),
+    "efficientnet-lite0": ("keras-transfer", _TRANSFER, {"backbone": "efficientnet-lite0"},
+                           "Fine-tuned ImageNet EfficientNet-Lite0 (weights installed, "
+                           "no download)"),
+    "efficientnet-lite1": ("keras-transfer", _TRANSFER, {"backbone": "efficientnet-lite1"},
+                           "Fine-tuned ImageNet EfficientNet-Lite1"),
+    "efficientnet-lite2": ("keras-transfer", _TRANSFER, {"backbone": "efficientnet-lite2"},
+                           "Fine-tuned ImageNet EfficientNet-Lite2"),
     "resnet50": ("keras-transfer", _TRANSFER, {"backbone": "resnet50"},
                  "Transfer learning from a ResNet50 backbone"),
     "inceptionv3": ("keras-transfer", _TRANSFER, {"backbone": "inceptionv3"},
@@ -141,7 +158,7 @@ def describe_models():
     Returns
     -------
     models : list of dict
-        Keys ``name``, ``kind`` ("xgboost", "keras" or "keras-transfer"),
+        Keys ``name``, ``kind`` ("xgboost", "linear", "keras" or "keras-transfer"),
         ``description`` (one line) and ``defaults`` (the preset parameters).
 
     Examples

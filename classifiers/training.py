@@ -441,10 +441,11 @@ def keras_objects():
         # functions divide and subtract in place, which PyTorch refuses on a
         # repeated (expanded) tensor. "tf" scales to [-1, 1]; "caffe"
         # flips RGB to BGR and subtracts the ImageNet channel means;
-        # EfficientNet normalises inside the backbone itself.
+        # EfficientNet normalises inside the backbone itself; the
+        # EfficientNet-Lite weights expect (x - 127) / 128.
         MODES = types.MappingProxyType({
             "mobilenet_v2": "tf", "inception_v3": "tf", "xception": "tf",
-            "resnet50": "caffe", "efficientnet": "none"})
+            "resnet50": "caffe", "efficientnet": "none", "efficientnet_lite": "lite"})
         MODULES = tuple(MODES)
         _CAFFE_MEAN = (103.939, 116.779, 123.68)  # B, G, R
 
@@ -464,6 +465,8 @@ def keras_objects():
             if mode == "caffe":
                 mean = ops.convert_to_tensor(self._CAFFE_MEAN, dtype=rgb.dtype)
                 return ops.flip(rgb, axis=-1) - mean
+            if mode == "lite":
+                return (rgb - 127.0) / 128.0
             return rgb
 
         def compute_output_shape(self, input_shape):

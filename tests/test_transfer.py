@@ -40,8 +40,10 @@ def weights_file(directory, name, size, *, suffix=".weights.h5"):
 
 
 def test_backbone_table_lists_minimum_and_default_sizes():
-    assert sorted(BACKBONES) == ["efficientnetb0", "inceptionv3", "mobilenetv2",
-                                 "resnet50", "xception"]
+    assert sorted(BACKBONES) == ["efficientnet-lite0", "efficientnet-lite1",
+                                 "efficientnet-lite2", "efficientnetb0", "inceptionv3",
+                                 "mobilenetv2", "resnet50", "xception"]
+    assert BACKBONES["efficientnet-lite2"].default_size == 260
     assert BACKBONES["inceptionv3"].min_size == 75
     assert BACKBONES["xception"].min_size == 71
     assert BACKBONES["mobilenetv2"].default_size == 224

@@ -60,6 +60,14 @@ def working_image(image, size):
     return np.clip(out, 0, 1, out=out).reshape(height, width)
 
 
+def _finite(features):
+    # Constant or degenerate images can make ratios 0/0; a feature vector
+    # must stay usable by every downstream model, so map those to 0.
+    if not np.isfinite(features).all():
+        features = np.nan_to_num(features, nan=0.0, posinf=0.0, neginf=0.0)
+    return features
+
+
 class ImageFeatures(TransformerMixin, BaseEstimator):
     """Base class: a stateless transformer from images to feature vectors.
 
@@ -72,19 +80,29 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
         The ``F`` names, computed from the parameters alone.
 
     and may implement ``_validate_params()``, which raises ``ValueError`` for
-    invalid parameters (it runs before any extraction), and
+    invalid parameters (it runs before any extraction),
     ``_working_size()``, the (rows, columns) to which ``_extract`` first
-    resizes an image with :func:`working_image` (None: no resizing). An
-    image that already has the working shape is used as it is, so a caller
-    may resize once for several extractors.
+    resizes an image with :func:`working_image` (None: no resizing), and
+    ``_extract_many(images) -> (n, F) array`` for an extractor that is
+    faster on a batch (a neural network); such a class sets ``_batched =
+    True`` so that the batch engine hands it whole chunks. An image that
+    already has the working shape is used as it is, so a caller may resize
+    once for several extractors.
 
     Extractors learn nothing from data, so ``fit`` only validates and
     ``transform`` works on an unfitted extractor too (scikit-learn's
     ``requires_fit=False`` tag), as with ``FunctionTransformer``.
     """
 
+    #: Whether ``_extract_many`` is worth calling on a chunk of images.
+    _batched = False
+
     def _extract(self, image):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _extract_many(self, images):
+        return np.stack([np.asarray(self._extract(image), dtype=np.float32).ravel()
+                         for image in images])
 
     def _feature_names(self):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -111,12 +129,26 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
         """
         self._validate_params()
         image = check_image(image)
-        features = np.asarray(self._extract(image), dtype=np.float32).ravel()
-        # Constant or degenerate images can make ratios 0/0; a feature vector
-        # must stay usable by every downstream model, so map those to 0.
-        if not np.isfinite(features).all():
-            features = np.nan_to_num(features, nan=0.0, posinf=0.0, neginf=0.0)
-        return features
+        return _finite(np.asarray(self._extract(image), dtype=np.float32).ravel())
+
+    def extract_many(self, images):
+        """Return the feature vectors of several images, as ``extract_one`` would.
+
+        Parameters
+        ----------
+        images : sequence of (M, N) ndarray
+            Grayscale images (uint8, uint16, or float in [0, 1]).
+
+        Returns
+        -------
+        features : (len(images), F) ndarray of float32
+        """
+        self._validate_params()
+        checked = [check_image(image) for image in images]
+        if not checked:
+            return np.zeros((0, len(self._feature_names())), dtype=np.float32)
+        features = np.asarray(self._extract_many(checked), dtype=np.float32)
+        return _finite(features.reshape(len(checked), -1))
 
     def fit(self, images, y=None):
         """Validate parameters and input; learn nothing.
@@ -152,6 +184,8 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
         """
         self._validate_params()
         images = check_images(images)
+        if self._batched:
+            return self.extract_many(images)
         names = self._feature_names()
         features = np.empty((len(images), len(names)), dtype=np.float32)
         for index, image in enumerate(images):

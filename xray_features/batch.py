@@ -130,6 +130,9 @@ def _extractor_key(extractor):
             sources[f"{name}:{file.name}"] = hashlib.sha256(file.read_bytes()).hexdigest()
     record = {"extractor": description, "version": package_version,
               "cache_format": _CACHE_FORMAT, "sources": sources}
+    token = getattr(extractor, "_cache_token", None)
+    if token is not None:   # e.g. the SHA-256 of a network's weights file
+        record["token"] = token()
     text = json.dumps(record, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:24], record
 
@@ -212,6 +215,7 @@ def _extract_chunk(start, items, extractor, loader, cache, n_features, strict, s
     features = np.zeros((len(items), n_features), dtype=np.float32)
     ok = np.zeros(len(items), dtype=bool)
     failures, n_cached = [], 0
+    batched, pending = getattr(extractor, "_batched", False), []
     try:
         for position, item in enumerate(items):
             is_path, key = _is_path(item), None
@@ -234,6 +238,9 @@ def _extract_chunk(start, items, extractor, loader, cache, n_features, strict, s
             except Exception as exc:   # noqa: BLE001 - any loader failure is reported
                 failures.append((position, _reason(exc), path))
             else:
+                if batched:   # a network: the chunk's images go through it together
+                    pending.append((position, image, key, path))
+                    continue
                 try:
                     features[position] = extractor.extract_one(image)
                     ok[position] = True
@@ -244,10 +251,34 @@ def _extract_chunk(start, items, extractor, loader, cache, n_features, strict, s
                         cache.store(key, features[position])
             if failures and strict:
                 break
+        if pending and not (failures and strict):
+            _extract_pending(pending, extractor, cache, features, ok, failures)
     finally:
         if single_thread:
             cv2.setNumThreads(threads)
     return start, features, ok, failures, n_cached
+
+
+def _extract_pending(pending, extractor, cache, features, ok, failures):
+    """Features of the decoded images of a chunk in one ``extract_many`` call;
+    when the batch fails, each image alone, so only the bad ones are skipped."""
+    images = [image for _, image, _, _ in pending]
+    try:
+        vectors = extractor.extract_many(images)
+    except (ValueError, TypeError):
+        vectors = None
+    for index, (position, image, key, path) in enumerate(pending):
+        if vectors is None:
+            try:
+                vector = extractor.extract_one(image)
+            except (ValueError, TypeError) as exc:
+                failures.append((position, _reason(exc), path))
+                continue
+        else:
+            vector = vectors[index]
+        features[position], ok[position] = vector, True
+        if key:
+            cache.store(key, features[position])
 
 
 # -------------------------------------------------------------- main entry
