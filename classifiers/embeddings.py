@@ -36,19 +36,29 @@ DEEP_FEATURE_PRESETS = MappingProxyType({
 
 
 @functools.lru_cache(maxsize=4)
-def _network(backbone, height, width, weights, pooled=True):
-    """The backbone with a global average pool, built and filled once per
-    process and input size: building and loading cost seconds, an image
-    milliseconds. A cache of a pure function of its arguments, so the
-    extractor itself stays a plain parameter holder (clonable, picklable)."""
-    import keras
-
+def _backbone(backbone, height, width, weights):
+    """The backbone, built and filled once per process and input size:
+    building and loading cost seconds, an image milliseconds. A cache of a
+    pure function of its arguments (random weights come from a fixed seed),
+    so the extractor itself stays a plain parameter holder (clonable,
+    picklable)."""
     from classifiers.efficientnet_lite import build_efficientnet_lite
     from classifiers.pretrained_weights import lite_weights, load_lite_weights
+    from classifiers.training import seeded_build
 
-    net = build_efficientnet_lite(backbone, input_shape=(height, width, 3))
+    with seeded_build(0):
+        net = build_efficientnet_lite(backbone, input_shape=(height, width, 3))
     if weights is not None:
         load_lite_weights(net, lite_weights(backbone, weights))
+    return net
+
+
+@functools.lru_cache(maxsize=4)
+def _network(backbone, height, width, weights, pooled=True):
+    """The backbone, with a global average pool when ``pooled``."""
+    import keras
+
+    net = _backbone(backbone, height, width, weights)
     if not pooled:
         return net
     pool = keras.layers.GlobalAveragePooling2D(name="embedding")(net.output)

@@ -57,6 +57,8 @@ ESTIMATOR_CLASSES = {
 #: Packages whose scikit-learn estimators may appear as nested parameters
 #: (feature extractors), stored as class path + parameters.
 NESTED_ESTIMATOR_PACKAGES = ("xray_features",)
+#: Feature extractors of other packages that may be nested likewise.
+NESTED_ESTIMATOR_CLASSES = ("classifiers.embeddings.BackboneEmbeddings",)
 
 _TASKS = ("binary", "multiclass", "multilabel")
 
@@ -173,7 +175,8 @@ def encode_value(value, *, name="value"):
                              for k, v in value.items()]}
     if isinstance(value, BaseEstimator):
         path = class_path(type(value))
-        if path.split(".")[0] not in NESTED_ESTIMATOR_PACKAGES:
+        if path.split(".")[0] not in NESTED_ESTIMATOR_PACKAGES \
+                and path not in NESTED_ESTIMATOR_CLASSES:
             raise TypeError(f"parameter {name!r}: estimator {path} cannot be stored in "
                             f"model.json; only estimators from {NESTED_ESTIMATOR_PACKAGES} "
                             "(feature extractors) can be nested")
@@ -214,7 +217,8 @@ def _nested_estimator_class(path):
     from sklearn.base import BaseEstimator
 
     module_name, _, attr = path.rpartition(".")
-    if module_name.split(".")[0] not in NESTED_ESTIMATOR_PACKAGES:
+    if module_name.split(".")[0] not in NESTED_ESTIMATOR_PACKAGES \
+            and path not in NESTED_ESTIMATOR_CLASSES:
         raise ValueError(f"nested estimator {path!r} is not from an allowed package "
                          f"{NESTED_ESTIMATOR_PACKAGES}")
     cls = getattr(importlib.import_module(module_name), attr, None)

@@ -7,8 +7,9 @@ import pytest
 
 from classifiers.registry import available_models, describe_models, get_model, model_defaults
 
-NAMES = ["edge-xgb", "hog-xgb", "texture-xgb", "all-xgb", "cnn-small", "cnn", "mobilenetv2",
-         "inceptionv3", "resnet50", "xception", "efficientnetb0"]
+NAMES = ["edge-xgb", "hog-xgb", "texture-xgb", "all-xgb", "lite0-linear", "lite0-xgb",
+         "hybrid-xgb", "cnn-small", "cnn", "mobilenetv2", "inceptionv3", "resnet50", "xception",
+         "efficientnetb0", "efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"]
 
 
 def test_all_models_are_listed_classical_first():
@@ -23,7 +24,7 @@ def test_describe_models_gives_one_line_per_model():
     for record in records:
         assert set(record) == {"name", "kind", "description", "defaults"}
         assert record["description"] and "\n" not in record["description"]
-        assert record["kind"] in {"xgboost", "keras", "keras-transfer"}
+        assert record["kind"] in {"xgboost", "linear", "keras", "keras-transfer"}
         assert record["defaults"] == model_defaults(record["name"])
 
 
@@ -33,6 +34,19 @@ def test_describe_models_gives_one_line_per_model():
 def test_xgb_presets_choose_their_features(name, features):
     model = get_model(name)
     assert type(model).__name__ == "FeatureXGBClassifier" and model.features == features
+
+
+@pytest.mark.parametrize("name, cls, params", [
+    ("lite0-linear", "LinearProbeClassifier", {"features": "lite0", "image_size": 224}),
+    ("lite0-xgb", "FeatureXGBClassifier", {"features": "lite0", "image_size": 224}),
+    ("hybrid-xgb", "HybridXGBClassifier", {"features": "all", "deep": "lite0"}),
+    ("efficientnet-lite0", "TransferClassifier", {"backbone": "efficientnet-lite0",
+                                                  "weights": "imagenet"}),
+])
+def test_pretrained_presets_read_imagenet_embeddings_or_weights(name, cls, params):
+    model = get_model(name)
+    assert type(model).__name__ == cls
+    assert {key: model.get_params()[key] for key in params} == params
 
 
 def test_overrides_win_over_preset_and_class_defaults():
