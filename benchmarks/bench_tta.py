@@ -13,6 +13,10 @@ the prediction, since the machine may be shared.
 Example::
 
     nice -n 10 python -m benchmarks.bench_tta --models cnn-small,cnn --image-size 64
+
+Shifts and zooms move black borders into the films; a network trained
+without such augmentation (``augment: false`` in the pneumonia224 config)
+has not seen them, so compare with ``--augment '{"flip": null}'`` too.
 """
 
 import argparse
@@ -89,6 +93,9 @@ def main(argv=None):
     parser.add_argument("--n-phantoms", type=int, default=400)
     parser.add_argument("--max-epochs", type=int, default=None,
                         help="cap the epochs of every fit (default: the preset's or config's)")
+    parser.add_argument("--augment", type=json.loads, default=None,
+                        help='training augmentation of every fit as JSON, e.g. '
+                             '\'{"flip": null}\' (default: the preset\'s or config\'s)')
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="CSV file for the rows")
     args = parser.parse_args(argv)
@@ -103,6 +110,8 @@ def main(argv=None):
         for preset in args.models.split(","):
             params = {**config_params.get(preset, {}), "image_size": args.image_size,
                       "random_state": args.seed}
+            if args.augment is not None:
+                params["augment"] = args.augment
             if args.max_epochs is not None:
                 params["epochs"] = min(params.get("epochs", args.max_epochs), args.max_epochs)
             model = get_model(preset, **params)

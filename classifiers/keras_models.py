@@ -373,7 +373,10 @@ class CNNClassifier(KerasImageClassifier):
         mirror-symmetric (the heart lies on the left; situs inversus is a
         finding), so a mirrored film shows the model something training
         may never have; ``"flip": True`` adds the mirrored original as one
-        more view, for models trained with flips. Stored with the model.
+        more view, for models trained with flips. It suits networks trained
+        with shifts and zooms (``augment``); one trained without them has
+        never seen the black borders a view moves in, and may score worse.
+        Stored with the model.
         Explanations (class activation maps) ignore it: they show the
         original view. See :mod:`classifiers._tta`.
 
