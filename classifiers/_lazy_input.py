@@ -59,8 +59,9 @@ def rows(x, index):
     return x.subset(index) if is_lazy(x) else x[index]
 
 
-def batches(x, y=None, *, batch_size):
-    """A ``keras.utils.PyDataset`` of consecutive batches of ``x`` (and ``y``)."""
+def batches(x, y=None, *, batch_size, transform=None):
+    """A ``keras.utils.PyDataset`` of consecutive batches of ``x`` (and ``y``),
+    each passed through ``transform`` (a function of one batch) when given."""
     import keras
 
     class Batches(keras.utils.PyDataset):
@@ -72,6 +73,7 @@ def batches(x, y=None, *, batch_size):
 
         def __getitem__(self, index):
             chosen = slice(index * batch_size, (index + 1) * batch_size)
-            return x[chosen] if y is None else (x[chosen], y[chosen])
+            inputs = x[chosen] if transform is None else transform(x[chosen])
+            return inputs if y is None else (inputs, y[chosen])
 
     return Batches()

@@ -44,7 +44,7 @@ class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,
     """Fit/predict/save logic shared by the Keras image classifiers.
 
     Subclasses define ``__init__`` (storing their parameters, which must
-    include the common training options), ``_input_scale`` (1 or 255),
+    include the common training options and ``tta``), ``_input_scale`` (1 or 255),
     ``_resolved_image_size()``, ``_check_model_params()``,
     ``_build_model(input_shape, n_outputs, activation, seed)`` and may
     override ``_train`` for staged training.
@@ -54,7 +54,7 @@ class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,
     _input_scale = 1.0
     #: Scalar training options, checked by scikit-learn's parameter
     #: validation; subclasses add their own (``image_size``, ``filters``,
-    #: ``augment`` and ``weights`` have their own checks).
+    #: ``augment``, ``tta`` and ``weights`` have their own checks).
     _parameter_constraints = {
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "early_stopping_patience": [Interval(Integral, 0, None, closed="left"), None],
@@ -190,15 +190,20 @@ class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,
         """Check every parameter (called by ``fit``, and by ``xray-bench run``
         before any work): the scalars of ``_parameter_constraints``, then
         the structured ones."""
+        from classifiers._tta import resolve_tta
         from classifiers.training import resolve_augmentation
 
         super()._validate_params()
         resolve_augmentation(self.augment)
+        resolve_tta(self.tta)
         self._check_model_params()
 
     # ------------------------------------------------------ predicting
     def predict_proba(self, images):
-        """Class probabilities for raw images (no augmentation).
+        """Class probabilities for raw images.
+
+        The training augmentation is off; with ``tta`` the probabilities are
+        the mean over the test-time views (see the class docstring).
 
         Parameters
         ----------
@@ -213,11 +218,17 @@ class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,
         """
         from sklearn.utils.validation import check_is_fitted
 
+        from classifiers._tta import predict_views, resolve_tta, tta_views
         from classifiers.training import predict_scores
 
         check_is_fitted(self, "model_")
-        scores = predict_scores(self.model_, self._model_input(images),
-                                batch_size=self.batch_size)
+        settings = resolve_tta(self.tta)
+        x = self._model_input(images)
+        if settings is None:
+            scores = predict_scores(self.model_, x, batch_size=self.batch_size)
+        else:
+            scores = predict_views(self.model_, x, tta_views(settings, x.shape[1:3]),
+                                   batch_size=self.batch_size)
         if self.task_ == "binary":
             return np.column_stack([1.0 - scores[:, 0], scores[:, 0]])
         return scores
@@ -347,6 +358,27 @@ class CNNClassifier(KerasImageClassifier):
         split; the same value repeats a run (see
         :mod:`classifiers.training` for the tolerance). None is not
         repeatable.
+    tta : bool or dict
+        Test-time augmentation in ``predict_proba`` (and ``predict``). False
+        (default) predicts each image once, as before. True averages the
+        model's probabilities (sigmoid or softmax outputs, not logits) over
+        a fixed, deterministic set of views of each resized image: the
+        original, shifts by ``shifts`` of the side down, up, right and left,
+        and zooms about the centre by each of ``scales``, pixels moved into
+        view being 0 like the padding of ``resize_with_padding``. The
+        defaults, ``{"shifts": 0.04, "scales": (0.95, 1.05), "flip":
+        False}``, give 7 views, so prediction costs about 7 times as much; a
+        dict changes some of them (e.g. ``{"scales": ()}`` for shifts
+        only). There is no left-right mirror by default: chest films are not
+        mirror-symmetric (the heart lies on the left; situs inversus is a
+        finding), so a mirrored film shows the model something training
+        may never have; ``"flip": True`` adds the mirrored original as one
+        more view, for models trained with flips. It suits networks trained
+        with shifts and zooms (``augment``); one trained without them has
+        never seen the black borders a view moves in, and may score worse.
+        Stored with the model.
+        Explanations (class activation maps) ignore it: they show the
+        original view. See :mod:`classifiers._tta`.
 
     Attributes
     ----------
@@ -384,7 +416,7 @@ class CNNClassifier(KerasImageClassifier):
                  epochs=30, batch_size=32, augment=True, class_weight="balanced",
                  early_stopping_patience=5, reduce_lr_patience=3,
                  target_val_loss=None, validation_split=0.15, verbose=0,
-                 mixed_precision="auto", random_state=0):
+                 mixed_precision="auto", random_state=0, tta=False):
         self.architecture = architecture
         self.image_size = image_size
         self.filters = filters
@@ -402,6 +434,7 @@ class CNNClassifier(KerasImageClassifier):
         self.verbose = verbose
         self.mixed_precision = mixed_precision
         self.random_state = random_state
+        self.tta = tta
 
     def _setting(self, name):
         value = getattr(self, name)

@@ -120,8 +120,10 @@ class TransferClassifier(KerasImageClassifier):
         trains a backbone from scratch.
     batch_size, augment, class_weight, early_stopping_patience, \
 reduce_lr_patience, target_val_loss, validation_split, verbose, \
-mixed_precision, random_state
-        As in :class:`classifiers.keras_models.CNNClassifier`.
+mixed_precision, random_state, tta
+        As in :class:`classifiers.keras_models.CNNClassifier` (``tta``:
+        test-time augmentation, off by default; no left-right mirror unless
+        asked, chest films not being mirror-symmetric).
 
     Attributes
     ----------
@@ -160,7 +162,7 @@ mixed_precision, random_state
                  batch_size=32, augment=True, class_weight="balanced",
                  early_stopping_patience=3, reduce_lr_patience=2,
                  target_val_loss=None, validation_split=0.15, verbose=0,
-                 mixed_precision="auto", random_state=0):
+                 mixed_precision="auto", random_state=0, tta=False):
         self.backbone = backbone
         self.weights = weights
         self.image_size = image_size
@@ -181,6 +183,7 @@ mixed_precision, random_state
         self.verbose = verbose
         self.mixed_precision = mixed_precision
         self.random_state = random_state
+        self.tta = tta
 
     # ---------------------------------------------------------- checks
     def _spec(self):
