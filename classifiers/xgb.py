@@ -108,6 +108,9 @@ min_child_weight, reg_lambda, tree_method
     """
 
     _native_libraries = ("xgboost",)
+    #: Whether ``xray-bench run --scheduler`` may extract and train on the
+    #: whole cluster (:mod:`classifiers._xgb_dask`).
+    _fits_on_cluster = True
     #: Scalar parameters, checked by scikit-learn's parameter validation
     #: (``features`` and ``image_size`` have their own checks).
     _parameter_constraints = {
@@ -181,6 +184,9 @@ min_child_weight, reg_lambda, tree_method
                           "the model can only predict the class frequencies", UserWarning,
                           stacklevel=2)
         fit_kwargs = {"sample_weight": self._sample_weight(y_encoded), "verbose": False}
+        margin = self._margin(images, fit=True)
+        if margin is not None:
+            fit_kwargs["base_margin"] = margin
         use_validation = validation_data is not None
         if use_validation:
             images_val, y_val = _unpack_validation(validation_data)
@@ -190,6 +196,8 @@ min_child_weight, reg_lambda, tree_method
             weight_val = self._sample_weight(y_val)
             if weight_val is not None:
                 fit_kwargs["sample_weight_eval_set"] = [weight_val]
+            if margin is not None:
+                fit_kwargs["base_margin_eval_set"] = [self._margin(images_val)]
         self.model_, evals_result, best_iteration = train(
             self._make_booster(early_stopping=use_validation), X, y_encoded, fit_kwargs)
         self.history_ = {}
@@ -212,8 +220,21 @@ min_child_weight, reg_lambda, tree_method
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self, "model_")
-        X = self._features(self._validate_images(images), extract=extract)
-        return self.model_.predict_proba(X).astype(np.float64)
+        images = self._validate_images(images)
+        X = self._features(images, extract=extract)
+        return self._booster_proba(X, self._margin(images))
+
+    def _booster_proba(self, X, margin=None):
+        """The booster's probabilities for a feature matrix (and starting logits)."""
+        if margin is None:
+            return self.model_.predict_proba(X).astype(np.float64)
+        return self.model_.predict_proba(X, base_margin=margin).astype(np.float64)
+
+    def _margin(self, images, *, fit=False):
+        """The booster's starting logit per image, or None for XGBoost's own
+        base score (a model that boosts from another model's score overrides
+        this; ``fit=True`` on the training images)."""
+        return None
 
     def top_features(self, n=20):
         """The ``n`` most important features as ``(name, importance)`` pairs.

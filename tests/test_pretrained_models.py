@@ -104,13 +104,35 @@ def test_hybrid_owes_everything_to_the_deep_score_when_the_handcrafted_part_sees
     y = np.arange(60) % 2
     images[y == 1, 4:28, 4:28] += 60      # darker than 150: the edge features see nothing
     model = HybridXGBClassifier("edge", image_size=32, deep_image_size=32, deep_weights=None,
-                                n_estimators=30, n_folds=3).fit(images, y)
+                                n_estimators=30, n_folds=3)
+    with pytest.warns(UserWarning, match="every extracted feature is constant"):
+        model.fit(images, y)
     shares = model.feature_shares(images[:6])
     np.testing.assert_allclose(shares.sum(axis=1), 1.0)
     np.testing.assert_allclose(shares[:, 1], 1.0)
-    assert list(model.feature_names_[-1:]) == ["deep__score"]
+    assert model.model_.get_booster().num_boosted_rounds() >= 1
     result = explain(model, images[:1])[0]
     assert dict(result.feature_shares)["deep"] == pytest.approx(1.0)
+
+
+def test_hybrid_starts_from_the_probe_and_its_trees_correct_it():
+    images, y = _bar_images(60, 40)
+    model = HybridXGBClassifier("edge", image_size=32, deep_image_size=32, deep_weights=None,
+                                n_estimators=40, n_folds=3).fit(images, y)
+    from classifiers._contributions import booster_contributions
+    from classifiers.linear import linear_logits
+
+    X = model._features(images)
+    margin = model._margin(images)
+    np.testing.assert_allclose(margin, linear_logits(
+        model._embeddings(images), model.probe_mean_, model.probe_scale_,
+        model.probe_coef_, model.probe_intercept_)[:, 0])
+    # Exact decomposition: logit = deep score + handcrafted contributions + constant.
+    contributions = booster_contributions(model, X, margin)[:, 1]
+    logit = np.log(model.predict_proba(images)[:, 1] / model.predict_proba(images)[:, 0])
+    np.testing.assert_allclose(contributions.sum(axis=1), logit, atol=1e-4)
+    np.testing.assert_allclose(contributions[:, -1] - margin,
+                               np.full(len(X), contributions[0, -1] - margin[0]), atol=1e-4)
 
 
 def test_hybrid_saves_reloads_and_checks_its_parts(tmp_path):
