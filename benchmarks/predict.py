@@ -48,7 +48,7 @@ class Predictor:
     """
 
     def __init__(self, model_dir):
-        from benchmarks.store import read_json
+        from benchmarks.results.store import read_json
         from classifiers import ModelLoadError, load_model
 
         self.model_dir = Path(model_dir)

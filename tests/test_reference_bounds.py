@@ -1,6 +1,6 @@
 """Pin the measured distance of the fast HOG and LBP to scikit-image.
 
-The bounds are those printed by ``python -m benchmarks.bench_reference``
+The bounds are those printed by ``python -m benchmarks.bench.bench_reference``
 (and quoted in the README), with a little headroom.
 """
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from skimage.feature import hog
 
-from benchmarks.bench_reference import (HOG_PARAMETERS, hog_deviation, lbp_differences,
+from benchmarks.bench.bench_reference import (HOG_PARAMETERS, hog_deviation, lbp_differences,
                                         make_image)
 from xray_features.hog import hog_features
 

@@ -3,7 +3,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from benchmarks.splits import (LeakageError, Split, check_group_leakage,
+from benchmarks.evaluation.splits import (LeakageError, Split, check_group_leakage,
                                find_duplicate_images, make_splits)
 
 
