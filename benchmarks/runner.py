@@ -21,7 +21,7 @@ from benchmarks.results.outdir import (check_not_inside_data, claim_output_folde
 from benchmarks.evaluation.ensemble import ENSEMBLE
 from benchmarks.parts.ensemble import check_ensemble_splits, ensemble_is_stale, ensemble_part
 from benchmarks.results.store import ResultStore
-from xray_features._atomic import make_folders
+from xray_features.utils import make_folders
 from benchmarks.config import DEFAULT_MODELS, BenchmarkConfig, check_run_models
 from benchmarks.evaluation.splits import Split
 

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xray_features._atomic import write_text_atomic
+from xray_features.utils import write_text_atomic
 
 __all__ = ["ImageClassifierMixin", "infer_task", "check_image_size"]
 

@@ -12,6 +12,8 @@ import signal
 import sys
 import textwrap
 
+from benchmarks.config import add_flags, comma_list, flag_settings
+
 __all__ = ["main", "build_parser"]
 
 _DESCRIPTION = """\
@@ -30,10 +32,6 @@ commands:
   pretrain pretrain a transfer backbone on unlabelled training images
            (rotation prediction) for `run --set MODEL.weights=DIR`
 """
-
-
-def _csv_list(text):
-    return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
 def _model_setting(text):
@@ -64,16 +62,6 @@ def _data_option(text):
     return key.strip(), value
 
 
-def _train_sizes(text):
-    """Parse N,N,...,all into the sizes of a learning curve."""
-    from benchmarks.evaluation.learning_curves import parse_train_sizes
-
-    try:
-        return parse_train_sizes(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
 def build_parser():
     """Return the argument parser of ``xray-bench``."""
     parser = argparse.ArgumentParser(
@@ -91,58 +79,24 @@ def build_parser():
                      "(BenchmarkConfig fields, e.g. {\"models\": [\"hog-xgb\"], \"cv\": 5}); "
                      "flags given here override it")
     _add_data_arguments(run)
+    # The flags of run settings come from their one declaration (benchmarks.config).
     evaluation = run.add_argument_group("evaluation")
-    evaluation.add_argument("--models", type=_csv_list, metavar="A,B,...",
-                            help="registry names or 'all' (default: the classical "
-                            "presets and cnn-small); NAME@SIZE is preset NAME at image "
-                            "size SIZE, 'ensemble' averages the others (see `models`)")
-    evaluation.add_argument("--cv", type=int, metavar="K", help="K-fold cross-validation")
-    evaluation.add_argument("--image-size", type=int, metavar="N",
-                            help="square size every model sees (default: each model's own)")
-    evaluation.add_argument("--threshold", choices=("youden", "sensitivity"),
-                            help="how the binary threshold is chosen on validation data "
-                            "(reported beside 0.5)")
-    evaluation.add_argument("--target-sensitivity", type=float,
-                            help="sensitivity to reach with --threshold sensitivity")
+    add_flags(evaluation, "models", "cv", "image_size", "threshold_method",
+              "target_sensitivity")
     evaluation.add_argument("--set", dest="settings", type=_model_setting, action="append",
                             default=[], metavar="MODEL.PARAM=VALUE",
                             help="override a model parameter (repeatable)")
-    evaluation.add_argument("--seed", type=int, help="random seed (default 0)")
+    add_flags(evaluation, "seed")
     output = run.add_argument_group("output")
-    output.add_argument("--out", metavar="DIR",
-                        help="output directory (default xray-bench-results)")
-    output.add_argument("--save-models", action="store_true",
-                        help="keep each fitted model under DIR/models/")
-    output.add_argument("--fresh", action="store_true",
-                        help="delete earlier results in DIR and start over")
-    output.add_argument("--n-jobs", type=int, help="processes for decoding (default 1)")
-    output.add_argument("--quiet", action="store_true", help="no progress output")
+    add_flags(output, "out", "save_models", "fresh", "n_jobs", "quiet")
     output.add_argument("--verbose", action="store_true", help="let TensorFlow's native log "
                         "lines through (hidden by default)")
     # Calibration, ordinal grades and the report command.
-    extra = run.add_argument_group("calibration and grades")
-    extra.add_argument("--calibrate", choices=("temperature", "isotonic", "sigmoid"),
-                       help="also report each model after a post-hoc calibration fitted on "
-                       "its validation predictions (row <model>+<method>)")
-    extra.add_argument("--ordinal", nargs="?", const=True, type=_csv_list, metavar="A,B,...",
-                       help="the classes are ordered grades (order from this list, else "
-                       "--classes, else natural sort): adds quadratic-weighted kappa, mean "
-                       "absolute grade error and within-one-grade accuracy")
-    curve = run.add_argument_group("learning curve")
-    curve.add_argument("--train-sizes", type=_train_sizes, metavar="N,N,...,all",
-                       help="also refit every model on nested, stratified subsets of the "
-                       "training set of these sizes (e.g. 50,100,300,1000,all), scored on "
-                       "the same val/test sets; writes learning_curve.csv and "
-                       "plots/learning_curve.png")
-    curve.add_argument("--curve-seeds", type=int, metavar="K",
-                       help="subsets per size below 1000 images (default 3); larger "
-                       "sizes and 'all' are fitted once")
+    add_flags(run.add_argument_group("calibration and grades"), "calibrate", "ordinal")
+    add_flags(run.add_argument_group("learning curve"), "train_sizes", "curve_seeds")
     # --- Dask ---------------------------------------------------------------------
-    cluster = run.add_argument_group("Dask cluster (pip install \"xray-bench[dask]\")")
-    cluster.add_argument("--scheduler", metavar="ADDRESS|local:N",
-                         help="run the parts as tasks on a Dask cluster: a scheduler "
-                         "address (tcp://host:8786) or local:N for N local worker "
-                         "processes; same numbers as without it")
+    add_flags(run.add_argument_group("Dask cluster (pip install \"xray-bench[dask]\")"),
+              "scheduler")
     # --- end Dask -----------------------------------------------------------------
     report = commands.add_parser(
         "report", help="rebuild a run's report.html from its saved results",
@@ -182,9 +136,7 @@ def build_parser():
 def _add_data_arguments(parser):
     """The dataset options shared by ``run`` and ``inspect``."""
     data = parser.add_argument_group("data")
-    data.add_argument("--data", help="a folder with one sub-folder per class, a CSV of "
-                      "file names and labels, or a MedMNIST .npz (default: built-in "
-                      "synthetic phantoms)")
+    add_flags(data, "data")
     data.add_argument("--images", metavar="DIR", help="where a CSV's image files live "
                       "(default: the CSV's folder)")
     data.add_argument("--labels", metavar="CSV", help="labels of a folder of (DICOM) "
@@ -193,22 +145,18 @@ def _add_data_arguments(parser):
     data.add_argument("--image-col", help="CSV column with file names")
     data.add_argument("--group-col", help="CSV column with group ids such as patient ids "
                       "(splits then keep each group on one side)")
-    data.add_argument("--positive", type=_csv_list, metavar="LABEL[,LABEL]",
+    data.add_argument("--positive", type=comma_list, metavar="LABEL[,LABEL]",
                       help="binary task: images carrying any of these labels ...")
     data.add_argument("--negative", metavar="LABEL", help="... against images whose only "
                       "label is this one (e.g. 'No Finding')")
-    data.add_argument("--classes", type=_csv_list, metavar="A,B,...",
+    data.add_argument("--classes", type=comma_list, metavar="A,B,...",
                       help="multi-class task over these classes (images with exactly one)")
     data.add_argument("--multilabel", action="store_true", help="multi-label task")
     data.add_argument("--data-option", dest="data_options", type=_data_option,
                       action="append", default=[], metavar="KEY=VALUE",
                       help="another load_dataset option (repeatable), e.g. n_images=100 "
                       "or image_size=64 for the phantoms")
-    data.add_argument("--split", choices=("auto", "official", "holdout"),
-                      help="the dataset's own split or a stratified train/val/test "
-                      "hold-out (default auto: official when present)")
-    data.add_argument("--strict", action="store_true",
-                      help="refuse unreadable images instead of skipping and counting them")
+    add_flags(data, "split", "strict")
 
 
 def _dataset_options(args):
@@ -283,16 +231,7 @@ def _run(args, command):
     if model_params:
         settings["model_params"] = model_params
     # Flags given on the command line win over the configuration file.
-    flags = {"data": args.data, "models": args.models, "split": args.split, "cv": args.cv,
-             "image_size": args.image_size, "seed": args.seed, "out": args.out,
-             "n_jobs": args.n_jobs, "threshold_method": args.threshold,
-             "target_sensitivity": args.target_sensitivity, "calibrate": args.calibrate,
-             "ordinal": args.ordinal, "train_sizes": args.train_sizes,
-             "curve_seeds": args.curve_seeds, "scheduler": args.scheduler}
-    settings.update({key: value for key, value in flags.items() if value is not None})
-    for switch in ("save_models", "quiet", "fresh", "strict"):
-        if getattr(args, switch):
-            settings[switch] = True
+    settings.update(flag_settings(args))
     config = BenchmarkConfig(**settings)
     models = _resolve_config(config, {}).models  # settings and parameters checked first
     _silence_tensorflow(args, _uses_keras(models))
@@ -331,7 +270,7 @@ def _predict(args, command):
 
     from benchmarks.results.csv_cells import frame_to_csv
     from benchmarks.predict import predict_files
-    from xray_features._atomic import write_text_atomic
+    from xray_features.utils import write_text_atomic
 
     if args.output:
         output = Path(args.output)

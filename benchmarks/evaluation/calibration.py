@@ -16,7 +16,7 @@ tasks, each label's probability, averaged over labels.
 
 import numpy as np
 
-from xray_features._validation import check_scalar
+from xray_features.utils import check_scalar
 
 __all__ = ["expected_calibration_error", "calibration_metrics", "reliability_table",
            "fit_calibrator", "ProbabilityCalibrator", "CALIBRATION_METHODS"]

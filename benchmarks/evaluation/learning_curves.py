@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks.evaluation.splits import _stratify_target
-from xray_features._validation import check_scalar
+from xray_features.utils import check_scalar
 
 __all__ = ["CurvePoint", "parse_train_sizes", "nested_order", "nested_subset",
            "plan_learning_curve", "CURVE_SEED_LIMIT"]

@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from xray_features._validation import check_scalar
+from xray_features.utils import check_scalar
 
 __all__ = ["evaluate_predictions", "confusion_matrices", "choose_threshold",
            "bootstrap_ci", "summarize_folds"]

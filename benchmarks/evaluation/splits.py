@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xray_features._validation import check_scalar
+from xray_features.utils import check_scalar
 
 __all__ = ["Split", "LeakageError", "make_splits", "check_group_leakage",
            "shared_groups", "find_duplicate_images", "image_digest"]

@@ -23,7 +23,7 @@ from benchmarks.inspection.confounding import confounding_report
 from benchmarks.inspection.describe import describe_image
 from benchmarks.inspection.hashing import duplicate_report
 from benchmarks.inspection.metadata import csv_properties
-from xray_features._validation import check_scalar
+from xray_features.utils import check_scalar
 
 __all__ = ["inspect_dataset", "SPLIT_CHOICES", "PROPERTIES"]
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from benchmarks.results.csv_cells import frame_to_csv
 from benchmarks.results.outdir import record_outputs, write_output
 from benchmarks.results.predictions_table import predictions_csv
-from xray_features._atomic import make_folders
+from xray_features.utils import make_folders
 
 __all__ = ["write_learning_curve", "plot_learning_curve", "CURVE_COLUMNS"]
 

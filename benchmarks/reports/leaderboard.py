@@ -15,7 +15,7 @@ from benchmarks.results.csv_cells import frame_to_csv
 from benchmarks.results.outdir import record_outputs, write_output
 from benchmarks.results.predictions_table import predictions_csv
 from benchmarks.results.store import json_default
-from xray_features._atomic import make_folders
+from xray_features.utils import make_folders
 
 __all__ = ["write_outputs", "write_run_record", "write_splits", "score_part",
            "format_leaderboard", "library_versions", "run_model_names"]

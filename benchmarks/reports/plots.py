@@ -27,7 +27,7 @@ def _save(figure, path, dpi):
     PNG, and a link at ``path`` is replaced, never its target."""
     import io
 
-    from xray_features._atomic import write_bytes_atomic
+    from xray_features.utils import write_bytes_atomic
 
     path = Path(path)
     buffer = io.BytesIO()

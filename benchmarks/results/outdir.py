@@ -20,7 +20,7 @@ import json
 import re
 from pathlib import Path
 
-from xray_features._atomic import (TEMPORARY_SUFFIX, UnsafePathError, check_no_links,
+from xray_features.utils import (TEMPORARY_SUFFIX, UnsafePathError, check_no_links,
                                    make_folders, write_bytes_atomic)
 
 __all__ = ["MANIFEST_NAME", "OutputFolderError", "claim_output_folder", "write_output",

@@ -28,7 +28,7 @@ import numpy as np
 from benchmarks.results.outdir import (RUN_OUTPUTS, claim_output_folder, delete_recorded,  # noqa: F401
                                 owning_folder, write_output)
 from benchmarks.results.predictions_table import predictions_csv, read_predictions
-from xray_features._atomic import TEMPORARY_SUFFIX, make_folders, write_text_atomic
+from xray_features.utils import TEMPORARY_SUFFIX, make_folders, write_text_atomic
 
 __all__ = ["ResultStore", "RunConfigMismatch", "write_atomic", "read_json", "json_default",
            "read_parts"]
