@@ -20,6 +20,7 @@ from benchmarks.results.outdir import (check_not_inside_data, claim_output_folde
                                 write_output)
 from benchmarks.evaluation.ensemble import ENSEMBLE
 from benchmarks.parts.ensemble import check_ensemble_splits, ensemble_is_stale, ensemble_part
+from benchmarks.parts.record import PartResult, failed_result
 from benchmarks.results.store import ResultStore
 from xray_features.utils import make_folders
 from benchmarks.config import DEFAULT_MODELS, BenchmarkConfig, check_run_models
@@ -394,9 +395,8 @@ def _part_row(name, split, point):
 
 def _failed_part(name, split, point, error):
     """The result of a part whose task ended without a result (its worker died)."""
-    row = _part_row(name, split, point)
-    row["error"] = f"{type(error).__name__}: {error}".replace("\n", " ")
-    return row, None, None, "".join(traceback.format_exception(error)), []
+    return failed_result(_part_row(name, split, point), error,
+                         "".join(traceback.format_exception(error)))
 
 
 def _saver(store, name, split, config, dataset, source, point):
@@ -430,12 +430,12 @@ def _part_task(dataset, name, split, config, point):
 def _run_part(name, dataset, split, config, save, source, point=None, *, on_cluster=False):
     """Fit one model on one split (or on a learning-curve ``point``'s
     subset, already in ``split.train``, with the model seed offset by its
-    curve seed); return (row, predictions, history, traceback, variants),
+    curve seed); return its :class:`~benchmarks.parts.record.PartResult`,
     ``variants`` the calibrated version's (row, predictions), if any.
     ``save(model)`` keeps the fitted model; ``on_cluster``: this is a Dask
     task (see :func:`benchmarks.parts.distributed.cluster_calls`)."""
     from benchmarks.results.predictions_table import prediction_frame
-    from benchmarks.reports.leaderboard import score_part
+    from benchmarks.evaluation.scoring import ScoringSettings, score_part
 
     row = _part_row(name, split, point)
     try:
@@ -464,7 +464,8 @@ def _run_part(name, dataset, split, config, save, source, point=None, *, on_clus
         epochs = max(int(getattr(model, "n_epochs_", 1) or 1), 1)
         row["train_images_per_second"] = (len(split.train) * epochs
                                           / max(row["fit_seconds"], 1e-9))
-        row.update(score_part(dataset, split, proba_test, proba_val, config))
+        row.update(score_part(dataset, split, proba_test, proba_val,
+                              ScoringSettings.from_config(config)))
         predictions = prediction_frame(name, dataset, split, proba_test, proba_val)
         if point is not None:
             predictions = predictions.assign(train_size=point.train_size,
@@ -477,10 +478,9 @@ def _run_part(name, dataset, split, config, save, source, point=None, *, on_clus
 
         variants = [calibrated_part(row, dataset, split, proba_test, proba_val, config)
                     ] if config.calibrate and point is None else []
-        return row, predictions, history, None, variants
+        return PartResult(row, predictions, history, None, variants)
     except Exception as error:  # one model's failure must not end the run
-        row["error"] = f"{type(error).__name__}: {error}".replace("\n", " ")
-        return row, None, None, traceback.format_exc(), []
+        return failed_result(row, error)
 
 
 def _model_size(model, source):

@@ -35,7 +35,7 @@ def calibrated_part(row, dataset, split, proba_test, proba_val, config):
     """
     from benchmarks.evaluation.calibration import fit_calibrator
     from benchmarks.results.predictions_table import prediction_frame
-    from benchmarks.reports.leaderboard import score_part
+    from benchmarks.evaluation.scoring import ScoringSettings, score_part
 
     name = f"{row['model']}+{config.calibrate}"
     keep = ("fold", "n_train", "n_val", "n_test", "fit_seconds", "predict_seconds",
@@ -53,7 +53,8 @@ def calibrated_part(row, dataset, split, proba_test, proba_val, config):
         if calibrator.temperature_ is not None:
             variant["temperature"] = calibrator.temperature_
         test, val = calibrator.transform(proba_test), calibrator.transform(proba_val)
-        variant.update(score_part(dataset, split, test, val, config))
+        variant.update(score_part(dataset, split, test, val,
+                                  ScoringSettings.from_config(config)))
         return variant, prediction_frame(name, dataset, split, test, val)
     except Exception as error:  # a failed calibration must not end the run
         variant["error"] = f"{type(error).__name__}: {error}".replace("\n", " ")

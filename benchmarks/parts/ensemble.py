@@ -22,6 +22,7 @@ import time
 import numpy as np
 
 from benchmarks.evaluation.ensemble import ENSEMBLE, ensemble_settings, select_members
+from benchmarks.parts.record import PartResult, failed_result
 
 __all__ = ["ensemble_part", "check_ensemble_splits", "ensemble_is_stale",
            "ensemble_notes", "write_ensemble_record"]
@@ -108,17 +109,15 @@ def ensemble_part(dataset, split, config, store, point=None, save=None):
 
     Returns
     -------
-    (row, predictions, history, traceback, variants)
+    result : benchmarks.parts.record.PartResult
         As the runner's other parts; a failure is recorded in ``row["error"]``.
 
     Examples
     --------
     >>> ensemble_part(dataset, split, config, store)  # doctest: +SKIP
     """
-    import traceback
-
     from benchmarks.results.predictions_table import prediction_frame
-    from benchmarks.reports.leaderboard import score_part
+    from benchmarks.evaluation.scoring import ScoringSettings, score_part
 
     key = point.key if point else ""
     row = {"model": ENSEMBLE, "fold": split.fold, "n_train": len(split.train),
@@ -152,7 +151,8 @@ def ensemble_part(dataset, split, config, store, point=None, save=None):
         row["images_per_second"] = len(split.test) / max(row["predict_seconds"], 1e-9)
         row.update(ensemble_weights=json.dumps(chosen.weights), ensemble_metric=chosen.metric,
                    ensemble_val_score=chosen.score)
-        row.update(score_part(dataset, split, proba_test, proba_val, config))
+        row.update(score_part(dataset, split, proba_test, proba_val,
+                              ScoringSettings.from_config(config)))
         predictions = prediction_frame(ENSEMBLE, dataset, split, proba_test, proba_val)
         if point is not None:
             predictions = predictions.assign(train_size=point.train_size,
@@ -164,10 +164,9 @@ def ensemble_part(dataset, split, config, store, point=None, save=None):
 
         variants = [calibrated_part(row, dataset, split, proba_test, proba_val, config)
                     ] if config.calibrate and point is None else []
-        return row, predictions, None, None, variants
+        return PartResult(row, predictions, None, None, variants)
     except Exception as error:  # a failed ensemble must not end the run
-        row["error"] = f"{type(error).__name__}: {error}".replace("\n", " ")
-        return row, None, None, traceback.format_exc(), []
+        return failed_result(row, error)
 
 
 def _save_ensemble(weights, dataset, split, store, config, save):

@@ -2,7 +2,7 @@
 
 - ``learning_curve.csv``: one row per (model, fold, train size, curve seed)
   with every column of the run's ``results.csv`` rows (the same scoring path,
-  :func:`benchmarks.reports.leaderboard.score_part`) plus ``train_size`` (the size asked
+  :func:`benchmarks.evaluation.scoring.score_part`) plus ``train_size`` (the size asked
   for, or ``all``), ``n_train`` (images the model was fitted on) and
   ``seed`` (which seeded subset: 0, 1, ...; its subset and model are seeded
   with the run's seed plus this). The ``all`` rows are the run's own

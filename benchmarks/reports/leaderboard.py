@@ -15,9 +15,10 @@ from benchmarks.results.csv_cells import frame_to_csv
 from benchmarks.results.outdir import record_outputs, write_output
 from benchmarks.results.predictions_table import predictions_csv
 from benchmarks.results.store import json_default
+from benchmarks.evaluation.scoring import extra_metrics
 from xray_features.utils import make_folders
 
-__all__ = ["write_outputs", "write_run_record", "write_splits", "score_part",
+__all__ = ["write_outputs", "write_run_record", "write_splits",
            "format_leaderboard", "library_versions", "run_model_names"]
 
 #: Leading columns of results.csv, in this order; per-class and tuned
@@ -33,19 +34,6 @@ def run_model_names(config):
     method = getattr(config, "calibrate", None)
     return [variant for name in config.models
             for variant in ((name, f"{name}+{method}") if method else (name,))]
-
-
-def _extra_metrics(y_true, proba, dataset, config):
-    """Calibration (ECE, Brier) and, with ``config.ordinal``, grade metrics."""
-    from benchmarks.evaluation.calibration import calibration_metrics
-
-    metrics = calibration_metrics(y_true, proba, task=dataset.task)
-    if getattr(config, "ordinal", False):
-        from benchmarks.evaluation.ordinal import ordinal_metrics
-
-        metrics.update(ordinal_metrics(y_true, np.column_stack([1 - proba, proba])
-                                       if np.ndim(proba) == 1 else proba))
-    return metrics
 
 
 def write_outputs(out, store, dataset, config):
@@ -125,46 +113,6 @@ def _write_pairwise(out, results, predictions, dataset, config):
     return table
 
 
-def score_part(dataset, split, proba_test, proba_val, config):
-    """All metrics of one part: at 0.5, at the threshold chosen on the
-    validation set (binary, ``tuned_*``) and bootstrap CIs of F1 and ROC AUC.
-
-    Parameters
-    ----------
-    dataset : benchmarks.Dataset
-    split : benchmarks.Split
-    proba_test, proba_val : ndarray
-        Probabilities with one column per class of the dataset
-        (``proba_val`` None without a validation set).
-    config : benchmarks.BenchmarkConfig
-
-    Returns
-    -------
-    metrics : dict
-    """
-    from benchmarks.evaluation.metrics import bootstrap_ci, choose_threshold, evaluate_predictions
-
-    y_test = dataset.labels[split.test]
-    options = {"task": dataset.task, "class_names": dataset.class_names}
-    metrics = evaluate_predictions(y_test, proba_test, threshold=0.5, **options)
-    for metric in ("f1", "roc_auc"):
-        low, high = bootstrap_ci(y_test, proba_test, metric, n_boot=config.n_bootstrap,
-                                 seed=config.seed, **options)
-        metrics[f"{metric}_ci_low"], metrics[f"{metric}_ci_high"] = low, high
-    if dataset.task == "binary" and proba_val is not None:
-        y_val = dataset.labels[split.val]
-        if len(np.unique(y_val)) == 2:
-            threshold = choose_threshold(y_val, proba_val[:, 1],
-                                         method=config.threshold_method,
-                                         target_sensitivity=config.target_sensitivity)
-            tuned = evaluate_predictions(y_test, proba_test, threshold=threshold, **options)
-            for key in ("threshold", "accuracy", "balanced_accuracy", "precision",
-                        "recall", "specificity", "f1"):
-                metrics[f"tuned_{key}"] = tuned[key]
-    metrics.update(_extra_metrics(y_test, proba_test, dataset, config))
-    return metrics
-
-
 def write_splits(out, dataset, splits):
     """Write ``splits.csv``: the set (train/val/test) of every image in every
     fold, with its group when the dataset has groups.
@@ -205,7 +153,8 @@ def _fold_summaries(rows, predictions, dataset, config):
                                                   class_names=dataset.class_names)
             pooled = evaluate_predictions(y_true, proba, task=dataset.task,
                                           class_names=dataset.class_names)
-            pooled.update(_extra_metrics(y_true, proba, dataset, config))
+            pooled.update(extra_metrics(y_true, proba, dataset.task,
+                                        ordinal=bool(getattr(config, "ordinal", False))))
             summaries.append({"model": model, "fold": "pooled", "error": "", **pooled})
     return summaries
 
