@@ -79,8 +79,8 @@ def reliability_table(confidence, outcome, *, n_bins=10):
 def expected_calibration_error(y_true, proba, *, task="binary", n_bins=10):
     """Expected calibration error with ``n_bins`` equal-width bins.
 
-    ECE = sum over bins of (bin count / N) * |mean prediction - observed
-    frequency|. Equal-width bins (rather than equal-mass ones) are the common
+    ``ECE = sum over bins of (bin count / N) * |mean prediction - observed
+    frequency|``. Equal-width bins (rather than equal-mass ones) are the common
     definition (Guo et al. 2017), so numbers compare with published ones; the
     value depends on ``n_bins`` and is biased upwards on small test sets.
 
@@ -102,7 +102,7 @@ def expected_calibration_error(y_true, proba, *, task="binary", n_bins=10):
 
     Examples
     --------
-    Two bins: |0.125 - 0.5| and |0.925 - 1.0|, each holding half the images:
+    Two bins: ``|0.125 - 0.5|`` and ``|0.925 - 1.0|``, each holding half the images:
 
     >>> round(expected_calibration_error([0, 1, 1, 1], [0.1, 0.15, 0.9, 0.95], n_bins=2), 4)
     0.225
