@@ -29,10 +29,12 @@ __all__ = ["MANIFEST_NAME", "OutputFolderError", "claim_output_folder", "write_o
 MANIFEST_NAME = ".xray-bench-manifest.json"
 _FORMAT = "xray-bench-output"
 
-#: Top-level names a run writes (how earlier versions' folders are recognised).
+#: Top-level names a run writes, the one list of them (how earlier versions'
+#: folders are recognised; the user guide's table of outputs is checked
+#: against it by ``tests/test_docs.py``).
 RUN_OUTPUTS = ("parts", "models", "plots", "results.csv", "results.json", "results.md",
                "predictions.csv", "run.json", "splits.csv", "fingerprint.json",
-               "pairwise.csv", "report.html", "learning_curve.csv",
+               "pairwise.csv", "report.html", "ensemble.json", "learning_curve.csv",
                "learning_curve_predictions.csv", "learning_curve_subsets.csv")
 #: File names a run writes inside its folders (adopting an earlier version's folder).
 _KNOWN_FILES = {
