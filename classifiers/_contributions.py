@@ -188,7 +188,7 @@ def contribution_maps(model, images, *, top=10):
     """
     import cv2
 
-    from classifiers.base import check_image_size
+    from xray_features.utils import check_image_size
 
     size = check_image_size(model.image_size)
     stack = model._prepare_images(images, size=size)

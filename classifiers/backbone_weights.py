@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["PRETRAIN_FORMAT", "WeightsSource", "build_backbone", "recalibrate_batch_norm",
-           "resolve_weights"]
+           "resolve_weights", "load_keras_file"]
 
 #: Format marker of a directory written by :func:`classifiers.pretrain.pretrain_rotation`.
 PRETRAIN_FORMAT = "xray-bench-backbone"
@@ -232,9 +232,8 @@ def _backbone_in_file(path):
     """The backbone of a ``.keras`` file: a nested model, or the file's model."""
     import keras
 
-    from classifiers.keras_models import _load_keras_file
 
-    model = _load_keras_file(path)
+    model = load_keras_file(path)
     nested = [layer for layer in model.layers
               if isinstance(layer, keras.Model) and layer.name != "augmentation"]
     return nested[0] if len(nested) == 1 else model
@@ -317,3 +316,19 @@ def _all_layers(model):
             yield from _all_layers(layer)
         else:
             yield layer
+
+
+def load_keras_file(path):
+    """Load a ``.keras`` file with the toolkit's layers registered, in Keras'
+    safe mode (no arbitrary code) and uncompiled.
+
+    Examples
+    --------
+    >>> load_keras_file("model.keras")  # doctest: +SKIP
+    """
+    import keras
+
+    from classifiers.training import keras_objects
+
+    keras_objects()  # registers the toolkit's layers for safe loading
+    return keras.saving.load_model(path, compile=False, safe_mode=True)

@@ -21,7 +21,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
-from classifiers.base import ImageClassifierMixin, check_image_size
+from classifiers.backbone_weights import load_keras_file, recalibrate_batch_norm
+from classifiers.base import ImageClassifierMixin
+from xray_features.utils import check_image_size
 
 __all__ = ["CNNClassifier"]
 
@@ -137,8 +139,6 @@ class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,
 
         training.compile_for_task(model, self.task_, n_outputs=n_outputs,
                                   learning_rate=self._learning_rate())
-        from classifiers.backbone_weights import recalibrate_batch_norm
-
         callbacks = self._callbacks(validation is not None)
         history = training.fit_model(
             model, x, y, sample_weight=sample_weight, validation=validation,
@@ -240,7 +240,7 @@ class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,
         from classifiers.persistence import native_file
 
         native = sidecar.get("native") or {}
-        self.model_ = _load_keras_file(native_file(directory, native, _NATIVE_FILE))
+        self.model_ = load_keras_file(native_file(directory, native, _NATIVE_FILE))
         self.history_ = {k: [float(v) for v in values] for k, values in
                          dict(native.get("history") or {}).items()}
         self.n_epochs_ = len(self.history_.get("loss", ()))
@@ -262,7 +262,7 @@ class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / _NATIVE_FILE
                 path.write_bytes(archive.data)
-                state["model_"] = _load_keras_file(path)
+                state["model_"] = load_keras_file(path)
         self.__dict__.update(state)
 
 
@@ -271,15 +271,6 @@ class _KerasArchive:
 
     def __init__(self, data):
         self.data = data
-
-
-def _load_keras_file(path):
-    import keras
-
-    from classifiers.training import keras_objects
-
-    keras_objects()  # registers the toolkit's layers for safe loading
-    return keras.saving.load_model(path, compile=False, safe_mode=True)
 
 
 class CNNClassifier(KerasImageClassifier):

@@ -24,8 +24,8 @@ from types import MappingProxyType
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from classifiers.base import check_image_size
 from classifiers.keras_models import KerasImageClassifier
+from xray_features.utils import check_image_size
 
 __all__ = ["BACKBONES", "TransferClassifier"]
 

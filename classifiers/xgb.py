@@ -15,11 +15,14 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from classifiers.base import ImageClassifierMixin, check_image_size
+from classifiers.base import ImageClassifierMixin
+from xray_features.combine import FEATURE_PRESETS as _FEATURE_EXTRACTORS
+from xray_features.utils import check_image_size
 
 __all__ = ["FeatureXGBClassifier"]
 
-FEATURE_PRESETS = ("edge", "hog", "texture", "all")
+#: The feature presets, in order: those of :data:`xray_features.combine.FEATURE_PRESETS`.
+FEATURE_PRESETS = tuple(_FEATURE_EXTRACTORS)
 _NATIVE_FILE = "model.ubj"
 
 

@@ -15,7 +15,8 @@ helpers from here, never from the private modules that implement them:
   ``DEFAULT_MAX_*`` limits;
 - argument checks with one message format (:mod:`xray_features._validation`):
   :func:`check_scalar`, :func:`check_positive_int`, :func:`check_n_jobs`,
-  :func:`check_pair`, :func:`check_image`, :func:`check_images`.
+  :func:`check_pair`, :func:`check_image`, :func:`check_images`,
+  :func:`check_image_size`.
 
 This module is internal to the toolkit: its names may change between
 versions without a deprecation period, unlike those of
@@ -35,8 +36,9 @@ from xray_features._safety import (DEFAULT_MAX_ARRAY_BYTES, DEFAULT_MAX_DECODED_
                                    MAX_IMAGE_SIZE, UnsafeFileError, array_limit,
                                    check_decoded_bytes, check_npz, check_regular_file,
                                    format_bytes, printable_name, read_bounded)
-from xray_features._validation import (check_image, check_images, check_n_jobs, check_pair,
-                                       check_positive_int, check_scalar)
+from xray_features._validation import (check_image, check_image_size, check_images,
+                                       check_n_jobs, check_pair, check_positive_int,
+                                       check_scalar)
 
 __all__ = ["TEMPORARY_SUFFIX", "UnsafePathError", "check_no_links", "make_folders",
            "write_bytes_atomic", "write_text_atomic",
@@ -44,5 +46,5 @@ __all__ = ["TEMPORARY_SUFFIX", "UnsafePathError", "check_no_links", "make_folder
            "MAX_COMPRESSION_RATIO", "MAX_IMAGE_SIZE", "UnsafeFileError", "array_limit",
            "check_decoded_bytes", "check_npz", "check_regular_file", "format_bytes",
            "printable_name", "read_bounded",
-           "check_image", "check_images", "check_n_jobs", "check_pair", "check_positive_int",
+           "check_image", "check_image_size", "check_images", "check_n_jobs", "check_pair", "check_positive_int",
            "check_scalar"]

@@ -36,9 +36,11 @@ from pathlib import Path
 
 import numpy as np
 
+from xray_features.combine import FEATURE_PRESETS
+
 __all__ = ["main", "skimage_features", "write_phantom_pngs"]
 
-_PRESETS = ("edge", "hog", "texture", "all")
+_PRESETS = tuple(FEATURE_PRESETS)
 _GLCM_PROPERTIES = ("contrast", "dissimilarity", "homogeneity", "energy", "correlation", "ASM")
 
 

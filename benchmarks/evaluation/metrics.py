@@ -12,12 +12,12 @@ import numbers
 
 import numpy as np
 
+from classifiers.tasks import TASKS
 from xray_features.utils import check_scalar
 
 __all__ = ["evaluate_predictions", "confusion_matrices", "choose_threshold",
            "bootstrap_ci", "summarize_folds"]
 
-TASKS = ("binary", "multiclass", "multilabel")
 THRESHOLD_METHODS = ("youden", "sensitivity")
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from classifiers.tasks import TASKS
 from xray_features.utils import check_scalar
 
 __all__ = ["Split", "LeakageError", "make_splits", "check_group_leakage",
@@ -411,7 +412,7 @@ def make_splits(dataset, *, strategy="official", n_folds=5, val_size=0.15,
     val_size = check_scalar(val_size, "val_size", integer=False, low=0, high=1,
                             high_open=True, noun="fraction")
     task = getattr(dataset, "task", None)
-    if task not in ("binary", "multiclass", "multilabel"):
+    if task not in TASKS:
         raise ValueError(f"dataset.task must be 'binary', 'multiclass' or "
                          f"'multilabel'; got {task!r}.")
     labels = np.asarray(dataset.labels)

@@ -19,7 +19,8 @@ so any metric can be recomputed from the file.
 import numpy as np
 
 from benchmarks.results.csv_cells import frame_to_csv, unescape_frame
-from benchmarks.evaluation.metrics import TASKS, _check_inputs
+from benchmarks.evaluation.metrics import _check_inputs
+from classifiers.tasks import TASKS
 
 __all__ = ["prediction_columns", "prediction_frame", "predictions_csv", "read_predictions",
            "predictions_to_arrays"]
