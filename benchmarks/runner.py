@@ -16,15 +16,18 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.results.outdir import (check_not_inside_data, claim_output_folder, record_outputs,
-                                write_output)
+from benchmarks.config import DEFAULT_MODELS, BenchmarkConfig, check_run_models
 from benchmarks.evaluation.ensemble import ENSEMBLE
+from benchmarks.evaluation.scoring import ScoringSettings, score_part
+from benchmarks.evaluation.splits import Split
+from benchmarks.parts.calibrated import calibrated_part
 from benchmarks.parts.ensemble import check_ensemble_splits, ensemble_is_stale, ensemble_part
 from benchmarks.parts.record import PartResult, failed_result
+from benchmarks.results.outdir import (check_not_inside_data, claim_output_folder,
+                                        record_outputs, write_output)
+from benchmarks.results.predictions_table import prediction_frame
 from benchmarks.results.store import ResultStore
 from xray_features.utils import make_folders
-from benchmarks.config import DEFAULT_MODELS, BenchmarkConfig, check_run_models
-from benchmarks.evaluation.splits import Split
 
 __all__ = ["BenchmarkConfig", "run_benchmark", "DEFAULT_MODELS", "RunTerminated"]
 
@@ -434,9 +437,6 @@ def _run_part(name, dataset, split, config, save, source, point=None, *, on_clus
     ``variants`` the calibrated version's (row, predictions), if any.
     ``save(model)`` keeps the fitted model; ``on_cluster``: this is a Dask
     task (see :func:`benchmarks.parts.distributed.cluster_calls`)."""
-    from benchmarks.results.predictions_table import prediction_frame
-    from benchmarks.evaluation.scoring import ScoringSettings, score_part
-
     row = _part_row(name, split, point)
     try:
         model = _build_model(name, config, point.curve_seed if point else 0)
@@ -474,8 +474,6 @@ def _run_part(name, dataset, split, config, save, source, point=None, *, on_clus
         history = getattr(model, "history_", None) or None
         if save is not None:
             save(model)
-        from benchmarks.parts.calibrated import calibrated_part
-
         variants = [calibrated_part(row, dataset, split, proba_test, proba_val, config)
                     ] if config.calibrate and point is None else []
         return PartResult(row, predictions, history, None, variants)

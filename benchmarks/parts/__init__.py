@@ -3,7 +3,8 @@ and predictions.
 
 - :mod:`~benchmarks.parts.record`: :class:`~benchmarks.parts.record.PartResult`,
   what every producer returns;
-- :mod:`~benchmarks.parts.fit`: fit one model on one split and score it;
+- fitting one model on one split and scoring it stays beside the loop that
+  schedules it, in :mod:`benchmarks.runner`;
 - :mod:`~benchmarks.parts.calibrated`: the post-hoc calibrated version of a
   fitted part (``<model>+<method>``);
 - :mod:`~benchmarks.parts.ensemble`: the ``ensemble`` part, from its

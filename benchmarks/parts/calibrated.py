@@ -3,6 +3,10 @@ calibration fitted on its validation predictions, scored like any model."""
 
 import time
 
+from benchmarks.evaluation.calibration import fit_calibrator
+from benchmarks.evaluation.scoring import ScoringSettings, score_part
+from benchmarks.results.predictions_table import prediction_frame
+
 __all__ = ["calibrated_part"]
 
 
@@ -33,10 +37,6 @@ def calibrated_part(row, dataset, split, proba_test, proba_val, config):
     >>> calibrated_part(row, dataset, split, proba_test, proba_val,
     ...                 config)  # doctest: +SKIP
     """
-    from benchmarks.evaluation.calibration import fit_calibrator
-    from benchmarks.results.predictions_table import prediction_frame
-    from benchmarks.evaluation.scoring import ScoringSettings, score_part
-
     name = f"{row['model']}+{config.calibrate}"
     keep = ("fold", "n_train", "n_val", "n_test", "fit_seconds", "predict_seconds",
             "images_per_second")

@@ -22,10 +22,12 @@ import time
 import numpy as np
 
 from benchmarks.evaluation.ensemble import ENSEMBLE, ensemble_settings, select_members
+from benchmarks.evaluation.scoring import ScoringSettings, score_part
+from benchmarks.parts.calibrated import calibrated_part
 from benchmarks.parts.record import PartResult, failed_result
+from benchmarks.results.predictions_table import prediction_frame
 
-__all__ = ["ensemble_part", "check_ensemble_splits", "ensemble_is_stale",
-           "ensemble_notes", "write_ensemble_record"]
+__all__ = ["ensemble_part", "check_ensemble_splits", "ensemble_is_stale"]
 
 
 def check_ensemble_splits(splits, config):
@@ -116,9 +118,6 @@ def ensemble_part(dataset, split, config, store, point=None, save=None):
     --------
     >>> ensemble_part(dataset, split, config, store)  # doctest: +SKIP
     """
-    from benchmarks.results.predictions_table import prediction_frame
-    from benchmarks.evaluation.scoring import ScoringSettings, score_part
-
     key = point.key if point else ""
     row = {"model": ENSEMBLE, "fold": split.fold, "n_train": len(split.train),
            "n_val": len(split.val), "n_test": len(split.test), "error": ""}
@@ -160,8 +159,6 @@ def ensemble_part(dataset, split, config, store, point=None, save=None):
         if config.save_models and point is None and save is not None:
             row["model_saved"] = _save_ensemble(chosen.weights, dataset, split, store, config,
                                                 save)
-        from benchmarks.parts.calibrated import calibrated_part
-
         variants = [calibrated_part(row, dataset, split, proba_test, proba_val, config)
                     ] if config.calibrate and point is None else []
         return PartResult(row, predictions, None, None, variants)
@@ -189,46 +186,3 @@ def _save_ensemble(weights, dataset, split, store, config, save):
     save(model.fit(dataset.images[split.train], dataset.labels[split.train],
                    validation_data=validation))
     return "yes"
-
-
-def ensemble_notes(results):
-    """Leaderboard notes: the members and weights of each ensemble row.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> ensemble_notes(pd.DataFrame({"model": ["ensemble"], "fold": [0],
-    ...     "ensemble_weights": ['{"a": 0.75, "b": 0.25}'], "ensemble_metric": ["roc_auc"],
-    ...     "ensemble_val_score": [0.9]}))
-    ['- ensemble: a × 0.75 + b × 0.25, chosen on the validation set (ROC AUC 0.900 there).']
-    """
-    if "ensemble_weights" not in results:
-        return []
-    notes = []
-    rows = results[(results["model"] == ENSEMBLE) & results["ensemble_weights"].notna()]
-    for _, row in rows.iterrows():
-        weights = json.loads(row["ensemble_weights"])
-        fold = f" (fold {row['fold']})" if len(rows) > 1 else ""
-        metric = "ROC AUC" if row["ensemble_metric"] == "roc_auc" else "log-loss"
-        notes.append(f"- {ENSEMBLE}{fold}: "
-                     + " + ".join(f"{name} × {weight:.2f}" for name, weight in weights.items())
-                     + f", chosen on the validation set ({metric} "
-                     f"{row['ensemble_val_score']:.3f} there).")
-    return notes
-
-
-def write_ensemble_record(out, records):
-    """Write ``ensemble.json`` (members, weights and scores per fold) when
-    the run has a finished ensemble part."""
-    from benchmarks.results.outdir import write_output
-
-    chosen = [{"fold": r["fold"], "weights": json.loads(r["row"]["ensemble_weights"]),
-               "metric": r["row"]["ensemble_metric"],
-               "val_score": r["row"]["ensemble_val_score"],
-               "candidates": json.loads(r["row"]["ensemble_candidates"]),
-               "selection_seconds": r["row"]["fit_seconds"],
-               "members_fit_seconds": r["row"]["members_fit_seconds"],
-               "model_saved": r["row"].get("model_saved")}
-              for r in records if r["model"] == ENSEMBLE and not r["row"].get("error")]
-    if chosen:
-        write_output(out, "ensemble.json", json.dumps(chosen, indent=1))

@@ -7,6 +7,8 @@
 - :mod:`~benchmarks.reports.plots`: confusion matrices, ROC and PR curves;
 - :mod:`~benchmarks.reports.calibration_plots`: reliability diagrams;
 - :mod:`~benchmarks.reports.curves`: ``learning_curve.csv`` and its plot;
+- :mod:`~benchmarks.reports.ensemble`: ``ensemble.json`` and the leaderboard's
+  notes on an ensemble's members;
 - :mod:`~benchmarks.reports.html`: ``report.html`` and ``xray-bench report``.
 """
 

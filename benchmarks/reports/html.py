@@ -126,7 +126,7 @@ def _expected_parts(run):
     config = run.get("config") or {}
     models = config.get("models") or []
     method = config.get("calibrate")
-    names = run_model_names(type("Config", (), {"models": models, "calibrate": method}))
+    names = run_model_names(models, method)
     n_splits = (run.get("leakage") or {}).get("n_splits") or config.get("cv") or 1
     return [(name, fold) for name in names for fold in range(int(n_splits))]
 
@@ -354,7 +354,7 @@ def rebuild_outputs(out):
     import types
 
     from benchmarks.reports.leaderboard import write_outputs
-    from benchmarks.runner import BenchmarkConfig
+    from benchmarks.config import BenchmarkConfig
     from benchmarks.results.store import read_parts
 
     out = Path(out)

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.evaluation.scoring import extra_metrics
+from benchmarks.reports.ensemble import ensemble_notes, write_ensemble_record
 from benchmarks.results.csv_cells import frame_to_csv
 from benchmarks.results.outdir import record_outputs, write_output
 from benchmarks.results.predictions_table import predictions_csv
 from benchmarks.results.store import json_default
-from benchmarks.evaluation.scoring import extra_metrics
 from xray_features.utils import make_folders
 
 __all__ = ["write_outputs", "write_run_record", "write_splits",
@@ -28,11 +29,17 @@ RESULT_COLUMNS = ("model", "fold", "accuracy", "balanced_accuracy", "precision",
                   "fit_seconds", "predict_seconds", "error", "ece", "brier")
 
 
-def run_model_names(config):
+def run_model_names(models, calibrate=None):
     """The models of a run in order, each followed by its post-hoc
-    calibrated version (``<model>+<method>``) when ``config.calibrate`` is set."""
-    method = getattr(config, "calibrate", None)
-    return [variant for name in config.models
+    calibrated version (``<model>+<method>``) when ``calibrate`` names a method.
+
+    Examples
+    --------
+    >>> run_model_names(["hog-xgb", "cnn"], "isotonic")
+    ['hog-xgb', 'hog-xgb+isotonic', 'cnn', 'cnn+isotonic']
+    """
+    method = calibrate
+    return [variant for name in models
             for variant in ((name, f"{name}+{method}") if method else (name,))]
 
 
@@ -56,7 +63,7 @@ def write_outputs(out, store, dataset, config):
     import pandas as pd
 
     records, predictions = store.load_parts()
-    order = {name: i for i, name in enumerate(run_model_names(config))}
+    order = {name: i for i, name in enumerate(run_model_names(config.models, getattr(config, "calibrate", None)))}
     records = sorted((record for record in records if record["model"] in order),
                      key=lambda record: (order[record["model"]], record["fold"]))
     if len(predictions):
@@ -81,8 +88,6 @@ def write_outputs(out, store, dataset, config):
         results.replace({np.nan: None}).to_dict(orient="records"), indent=1,
         default=json_default))
     write_output(out, "predictions.csv", predictions_csv(predictions))
-    from benchmarks.parts.ensemble import write_ensemble_record
-
     write_ensemble_record(out, records)
     pairwise = _write_pairwise(out, results, predictions, dataset, config)
     from benchmarks.evaluation.pairwise import not_below_best
@@ -241,8 +246,6 @@ def format_leaderboard(results, dataset, config, *, not_below_best=()):
         notes.append("- ≈ best, ‡: ROC AUC not significantly below the best (DeLong's test "
                      "against the best model, Holm-corrected, alpha 0.05; pairwise.csv"
                      + (", pooled out-of-fold predictions" if config.cv else "") + ").")
-    from benchmarks.parts.ensemble import ensemble_notes
-
     notes += ensemble_notes(results)
     if results["error"].astype(bool).any():
         notes.append("- Failed parts: see the error column of results.csv and "

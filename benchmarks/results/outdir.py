@@ -23,7 +23,7 @@ from pathlib import Path
 from xray_features.utils import (TEMPORARY_SUFFIX, UnsafePathError, check_no_links,
                                    make_folders, write_bytes_atomic)
 
-__all__ = ["MANIFEST_NAME", "OutputFolderError", "claim_output_folder", "write_output",
+__all__ = ["MANIFEST_NAME", "OutputFolderError", "RunConfigMismatch", "claim_output_folder", "write_output",
            "record_outputs", "delete_recorded", "check_not_inside_data", "owning_folder"]
 
 MANIFEST_NAME = ".xray-bench-manifest.json"
@@ -42,6 +42,12 @@ _KNOWN_FILES = {
     "plots": re.compile(r"[\w.-]+\.png"),
     "models": re.compile(r"(model\.json|model\.ubj|model\.keras|input\.json)"),
 }
+
+
+class RunConfigMismatch(ValueError):
+    """The output directory holds results of a different configuration
+    (also importable from :mod:`benchmarks.results.store`, which raises it
+    on a fingerprint that differs)."""
 
 
 class OutputFolderError(ValueError):
@@ -139,8 +145,6 @@ def claim_output_folder(directory, *, create=True):
             parts = root / "parts"
             if parts.is_dir() and not parts.is_symlink() and any(parts.iterdir()) \
                     and not (root / "fingerprint.json").exists():
-                from benchmarks.results.store import RunConfigMismatch
-
                 raise RunConfigMismatch(
                     f"output directory '{root}' holds results without a fingerprint.json; "
                     "refusing to mix them in. Choose another output directory.")

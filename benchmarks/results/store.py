@@ -25,17 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.results.outdir import (RUN_OUTPUTS, claim_output_folder, delete_recorded,  # noqa: F401
-                                owning_folder, write_output)
+from benchmarks.results.outdir import (  # noqa: F401 - RUN_OUTPUTS, RunConfigMismatch re-exported
+    RUN_OUTPUTS, RunConfigMismatch, claim_output_folder, delete_recorded, owning_folder,
+    write_output)
 from benchmarks.results.predictions_table import predictions_csv, read_predictions
 from xray_features.utils import TEMPORARY_SUFFIX, make_folders, write_text_atomic
 
 __all__ = ["ResultStore", "RunConfigMismatch", "write_atomic", "read_json", "json_default",
            "read_parts"]
-
-
-class RunConfigMismatch(ValueError):
-    """The output directory holds results of a different configuration."""
 
 
 def json_default(value):
