@@ -32,7 +32,8 @@ from classifiers.variants import split_variant
 from xray_features.utils import MAX_IMAGE_SIZE, check_n_jobs, check_scalar
 
 __all__ = ["BenchmarkConfig", "DEFAULT_MODELS", "SPLITS", "THRESHOLD_METHODS", "SETTINGS",
-           "add_flags", "flag_settings", "comma_list", "read_config_file", "check_run_models", "NAMES_HELP"]
+           "add_flags", "flag_settings", "comma_list", "read_config_file", "check_run_models",
+           "NAMES_HELP"]
 
 #: The quick comparison run when no model is named: every classical preset
 #: against the small CNN.

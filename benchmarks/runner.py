@@ -24,7 +24,7 @@ from benchmarks.parts.calibrated import calibrated_part
 from benchmarks.parts.ensemble import check_ensemble_splits, ensemble_is_stale, ensemble_part
 from benchmarks.parts.record import PartResult, failed_result
 from benchmarks.results.outdir import (check_not_inside_data, claim_output_folder,
-                                        record_outputs, write_output)
+                                       record_outputs, write_output)
 from benchmarks.results.predictions_table import prediction_frame
 from benchmarks.results.store import ResultStore
 from xray_features.utils import make_folders

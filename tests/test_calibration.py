@@ -6,7 +6,7 @@ import pytest
 from sklearn.metrics import brier_score_loss
 
 from benchmarks.evaluation.calibration import (calibration_metrics, expected_calibration_error,
-                                    fit_calibrator, reliability_table)
+                                               fit_calibrator, reliability_table)
 
 TEMPERATURE = 2.5
 

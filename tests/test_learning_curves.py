@@ -11,7 +11,7 @@ from benchmarks import runner
 from benchmarks.cli import build_parser
 from benchmarks.reports.curves import plot_learning_curve
 from benchmarks.evaluation.learning_curves import (nested_order, nested_subset, parse_train_sizes,
-                                        plan_learning_curve)
+                                                   plan_learning_curve)
 from benchmarks.evaluation.metrics import choose_threshold, evaluate_predictions
 from benchmarks.results.predictions_table import predictions_to_arrays
 from benchmarks.runner import run_benchmark

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from benchmarks.evaluation.metrics import (bootstrap_ci, choose_threshold, confusion_matrices,
-                                evaluate_predictions, summarize_folds)
+                                           evaluate_predictions, summarize_folds)
 
 BINARY = ("normal", "fracture")
 

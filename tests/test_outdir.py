@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks.results.csv_cells import escape_cell, frame_to_csv, unescape_cell
 from benchmarks.results.outdir import (MANIFEST_NAME, OutputFolderError, check_not_inside_data,
-                                claim_output_folder, write_output)
+                                       claim_output_folder, write_output)
 from benchmarks.results.store import ResultStore, read_json
 from xray_features._atomic import (UnsafePathError, check_no_links, write_bytes_atomic,
                                    write_text_atomic)

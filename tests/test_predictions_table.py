@@ -6,8 +6,9 @@ import pytest
 
 from benchmarks.datasets import Dataset
 from benchmarks.evaluation.metrics import evaluate_predictions
-from benchmarks.results.predictions_table import (prediction_columns, prediction_frame, predictions_csv,
-                                          predictions_to_arrays, read_predictions)
+from benchmarks.results.predictions_table import (prediction_columns, prediction_frame,
+                                                  predictions_csv, predictions_to_arrays,
+                                                  read_predictions)
 from benchmarks.evaluation.splits import Split
 
 #: Ids a spreadsheet would run as formulas, or that lose their zeros as numbers.

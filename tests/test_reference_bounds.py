@@ -11,7 +11,7 @@ import pytest
 from skimage.feature import hog
 
 from benchmarks.bench.bench_reference import (HOG_PARAMETERS, hog_deviation, lbp_differences,
-                                        make_image)
+                                              make_image)
 from xray_features.hog import hog_features
 
 # Measured 3.3e-7 (float32 arithmetic of the fast path against a float64 reference).

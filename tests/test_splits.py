@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from benchmarks.evaluation.splits import (LeakageError, Split, check_group_leakage,
-                               find_duplicate_images, make_splits)
+                                          find_duplicate_images, make_splits)
 
 
 def make_dataset(labels, *, groups=None, split=None, task="binary"):

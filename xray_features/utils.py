@@ -46,5 +46,5 @@ __all__ = ["TEMPORARY_SUFFIX", "UnsafePathError", "check_no_links", "make_folder
            "MAX_COMPRESSION_RATIO", "MAX_IMAGE_SIZE", "UnsafeFileError", "array_limit",
            "check_decoded_bytes", "check_npz", "check_regular_file", "format_bytes",
            "printable_name", "read_bounded",
-           "check_image", "check_image_size", "check_images", "check_n_jobs", "check_pair", "check_positive_int",
-           "check_scalar"]
+           "check_image", "check_image_size", "check_images", "check_n_jobs", "check_pair",
+           "check_positive_int", "check_scalar"]

@@ -15,7 +15,8 @@ and after), and whether the outcome is the expected one. It prints a
 markdown table and totals, and writes ``hostile.md`` and ``hostile.json``
 to ``DIR``.
 
-Cases are data (:data:`CASES`, in :mod:`benchmarks.bench._hostile_cases`): a name, the side of the toolkit it probes
+Cases are data (:data:`CASES`, in :mod:`benchmarks.bench._hostile_cases`): a name, the
+side of the toolkit it probes
 (``input`` or ``output``), a builder that makes the files and returns the
 command, and the expected outcome: ``error`` (non-zero exit with a message
 holding a phrase), ``skip`` (exit 0 or 1 with the phrase reported), ``ok``

@@ -35,7 +35,7 @@ def plot_reliability_diagram(y_true, proba, path, *, task, n_bins=10, title=None
     PosixPath('.../rel.png')
     """
     from benchmarks.evaluation.calibration import (_confidence_and_outcome, calibration_metrics,
-                                        reliability_table)
+                                                   reliability_table)
 
     confidence, outcome = _confidence_and_outcome(y_true, proba, task)
     table = reliability_table(confidence, outcome, n_bins=n_bins)

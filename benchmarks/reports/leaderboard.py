@@ -63,7 +63,8 @@ def write_outputs(out, store, dataset, config):
     import pandas as pd
 
     records, predictions = store.load_parts()
-    order = {name: i for i, name in enumerate(run_model_names(config.models, getattr(config, "calibrate", None)))}
+    names = run_model_names(config.models, getattr(config, "calibrate", None))
+    order = {name: i for i, name in enumerate(names)}
     records = sorted((record for record in records if record["model"] in order),
                      key=lambda record: (order[record["model"]], record["fold"]))
     if len(predictions):
@@ -268,7 +269,7 @@ def _write_plots(out, records, predictions, dataset):
     from benchmarks.evaluation.metrics import confusion_matrices
     from benchmarks.results.predictions_table import predictions_to_arrays
     from benchmarks.reports.plots import (plot_confusion_matrix, plot_pr_curves, plot_roc_curves,
-                                  plot_training_history)
+                                          plot_training_history)
 
     directory = out / "plots"
     record_outputs(out, make_folders(directory, out) + [directory])

@@ -21,10 +21,11 @@ import re
 from pathlib import Path
 
 from xray_features.utils import (TEMPORARY_SUFFIX, UnsafePathError, check_no_links,
-                                   make_folders, write_bytes_atomic)
+                                 make_folders, write_bytes_atomic)
 
-__all__ = ["MANIFEST_NAME", "OutputFolderError", "RunConfigMismatch", "claim_output_folder", "write_output",
-           "record_outputs", "delete_recorded", "check_not_inside_data", "owning_folder"]
+__all__ = ["MANIFEST_NAME", "OutputFolderError", "RunConfigMismatch", "claim_output_folder",
+           "write_output", "record_outputs", "delete_recorded", "check_not_inside_data",
+           "owning_folder"]
 
 MANIFEST_NAME = ".xray-bench-manifest.json"
 _FORMAT = "xray-bench-output"
