@@ -48,7 +48,7 @@ class Predictor:
     """
 
     def __init__(self, model_dir):
-        from benchmarks.store import read_json
+        from benchmarks.results.store import read_json
         from classifiers import ModelLoadError, load_model
 
         self.model_dir = Path(model_dir)
@@ -191,7 +191,7 @@ def predict_files(model_dir, files, *, ood="flag", explain_dir=None):
     import pandas as pd
 
     from xray_features import ImageLoadError, load_image
-    from xray_features._safety import printable_name
+    from xray_features.utils import printable_name
 
     if ood not in OOD_MODES:
         raise ValueError(f"--ood must be one of {', '.join(OOD_MODES)}; got {ood!r}")
@@ -232,7 +232,7 @@ def predict_files(model_dir, files, *, ood="flag", explain_dir=None):
 
 def _check_load_size(load_size, info_path):
     """The size the run resized to: None, a side, or (height, width), each 8..MAX_IMAGE_SIZE."""
-    from xray_features._safety import MAX_IMAGE_SIZE
+    from xray_features.utils import MAX_IMAGE_SIZE
 
     sides = load_size if isinstance(load_size, list) and len(load_size) == 2 else [load_size]
     if load_size is None or all(isinstance(s, int) and not isinstance(s, bool)

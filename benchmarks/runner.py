@@ -1,7 +1,7 @@
 """One run, many models: the same splits and the same evaluation for each.
 
 :func:`run_benchmark` is what ``xray-bench run`` calls. Each finished
-(model, fold) is saved as it completes (see :mod:`benchmarks.store`), so an
+(model, fold) is saved as it completes (see :mod:`benchmarks.results.store`), so an
 interrupted run resumes where it stopped; a model that fails records its
 error and the run goes on.
 """
@@ -16,182 +16,24 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._outdir import (check_not_inside_data, claim_output_folder, record_outputs,
-                                write_output)
-from benchmarks.ensemble import ENSEMBLE
-from benchmarks.ensemble_part import check_ensemble_splits, ensemble_is_stale, ensemble_part
-from benchmarks.store import ResultStore
-from xray_features._atomic import make_folders
-from xray_features._validation import check_n_jobs, check_scalar
-from benchmarks.splits import Split
+from benchmarks.config import DEFAULT_MODELS, BenchmarkConfig, check_run_models
+from benchmarks.evaluation.ensemble import ENSEMBLE
+from benchmarks.evaluation.scoring import ScoringSettings, score_part
+from benchmarks.evaluation.splits import Split
+from benchmarks.parts.calibrated import calibrated_part
+from benchmarks.parts.ensemble import check_ensemble_splits, ensemble_is_stale, ensemble_part
+from benchmarks.parts.record import PartResult, failed_result
+from benchmarks.results.outdir import (check_not_inside_data, claim_output_folder,
+                                       record_outputs, write_output)
+from benchmarks.results.predictions_table import prediction_frame
+from benchmarks.results.store import ResultStore
+from xray_features.utils import make_folders
 
 __all__ = ["BenchmarkConfig", "run_benchmark", "DEFAULT_MODELS", "RunTerminated"]
 
 
 class RunTerminated(KeyboardInterrupt):
     """The run was asked to stop (SIGTERM); ``run.json`` says "terminated"."""
-
-#: The quick comparison run when no model is named: every classical preset
-#: against the small CNN.
-DEFAULT_MODELS = ("edge-xgb", "hog-xgb", "texture-xgb", "all-xgb", "cnn-small")
-
-_SPLITS = ("auto", "official", "holdout")
-_THRESHOLD_METHODS = ("youden", "sensitivity")
-
-
-@dataclasses.dataclass(frozen=True)
-class BenchmarkConfig:
-    """Everything that defines a benchmark run.
-
-    Parameters
-    ----------
-    data : str or Path, optional
-        A class folder, a CSV file, a MedMNIST ``.npz``, or ``None`` (also
-        ``"phantoms"``, ``"phantoms:<task>"``) for the built-in phantoms.
-    dataset_options : dict, optional
-        Further keyword arguments of :func:`benchmarks.load_dataset`
-        (``image_dir``, ``label_col``, ``group_col``, ``positive``,
-        ``negative``, ``classes``, ``multilabel``, ``n_images`` ...).
-    models : sequence of str or str
-        Registry names (see :func:`classifiers.available_models`), a
-        comma-separated string, or ``"all"``; ``NAME@SIZE`` is preset NAME
-        at ``image_size=SIZE`` (:mod:`classifiers.variants`) and
-        ``"ensemble"`` averages the other models (:mod:`benchmarks.ensemble`).
-    split : {'auto', 'official', 'holdout'}
-        ``'auto'`` uses the dataset's own split when it has one.
-    cv : int, optional
-        Stratified (group-aware when groups exist) k-fold cross-validation
-        instead of a single split.
-    image_size : int, optional
-        Side of the square images every model sees. ``None`` keeps each
-        model's own default. Image files are decoded once per size a model
-        asks for (the first pass, which finds unreadable files, at this
-        size or 224) into a pixel cache that models read in chunks.
-    seed : int
-        Seed of the splits, the models and the bootstrap.
-    out : str or Path
-        Output directory; running again into it resumes the run.
-    save_models, quiet, fresh, strict : bool
-        Keep fitted models under ``out/models/``; print no progress; delete
-        earlier results in ``out``; refuse unreadable images.
-    n_jobs : int
-        Processes for decoding image files.
-    model_params : dict of dict, optional
-        Parameter overrides per model name, e.g. ``{"cnn": {"epochs": 30}}``.
-    threshold_method : {'youden', 'sensitivity'}
-        How the binary threshold is chosen on validation data.
-    target_sensitivity : float
-        Sensitivity to reach with ``threshold_method='sensitivity'``.
-    n_bootstrap : int
-        Bootstrap resamples for the 95% confidence intervals.
-    calibrate : {None, 'temperature', 'isotonic', 'sigmoid'}
-        Post-hoc calibration fitted on each model's validation predictions
-        only (:func:`benchmarks.calibration.fit_calibrator`). The calibrated
-        model is reported as its own row, ``<model>+<method>``, beside the
-        uncalibrated one, so every metric, plot and paired test shows before
-        and after.
-    ordinal : bool or sequence of str
-        The classes are ordered grades: ``True`` takes the order from
-        ``dataset_options['classes']`` when given, else natural sort of the
-        class names; a sequence gives the order. Adds quadratic-weighted
-        kappa, mean absolute grade error and within-one-grade accuracy, and
-        puts confusion matrices in grade order.
-    train_sizes : str or sequence, optional
-        Learning curve: also refit every model on nested, stratified
-        (group-aware) subsets of each training set of these sizes, e.g.
-        ``"50,100,300,1000,all"`` (see :mod:`benchmarks.learning_curves`),
-        scored on the same validation and test sets; writes
-        ``learning_curve.csv`` and ``plots/learning_curve.png``.
-    curve_seeds : int
-        Subsets (and model seeds) per size below 1000 images; larger sizes
-        and ``"all"`` are fitted once.
-    scheduler : str, optional
-        Run the parts as tasks on a Dask cluster: ``"local:N"`` starts ``N``
-        local worker processes, ``"tcp://host:8786"`` connects to a
-        scheduler (see :mod:`benchmarks.distributed`; needs
-        ``pip install "xray-bench[dask]"``). The numbers equal a run without it.
-
-    Examples
-    --------
-    >>> BenchmarkConfig(models=("hog-xgb",), cv=3).validate().cv
-    3
-    """
-
-    data: object = None
-    dataset_options: dict = dataclasses.field(default_factory=dict)
-    models: tuple = DEFAULT_MODELS
-    split: str = "auto"
-    cv: object = None
-    image_size: object = None
-    seed: int = 0
-    out: str = "xray-bench-results"
-    save_models: bool = False
-    quiet: bool = False
-    fresh: bool = False
-    strict: bool = False
-    n_jobs: int = 1
-    model_params: dict = dataclasses.field(default_factory=dict)
-    threshold_method: str = "youden"
-    target_sensitivity: float = 0.95
-    n_bootstrap: int = 1000
-    calibrate: object = None
-    ordinal: object = False
-    train_sizes: object = None
-    curve_seeds: int = 3
-    scheduler: object = None
-
-    def validate(self):
-        """Raise ``ValueError`` naming the first invalid setting; return self."""
-        if not self.models or not all(isinstance(m, str) and m for m in self.models):
-            raise ValueError(f"models must name at least one model (see `xray-bench "
-                             f"models`); got {self.models!r}.")
-        if self.split not in _SPLITS:
-            raise ValueError(f"split must be one of {_SPLITS}; got {self.split!r}.")
-        check_scalar(self.cv, "cv", low=2, allow_none=True, hint="It is the number of folds.")
-        if self.cv is not None and self.split != "auto":
-            raise ValueError(f"cv={self.cv} and split={self.split!r} contradict each other; "
-                             "give one of them.")
-        from xray_features._safety import MAX_IMAGE_SIZE
-
-        check_scalar(self.image_size, "image_size", low=8, high=MAX_IMAGE_SIZE, allow_none=True)
-        for switch in ("save_models", "quiet", "fresh", "strict"):
-            if not isinstance(getattr(self, switch), (bool, np.bool_)):
-                raise ValueError(f"{switch} must be True or False; got "
-                                 f"{getattr(self, switch)!r}.")
-        check_scalar(self.seed, "seed", low=0)
-        check_n_jobs(self.n_jobs, low=-1)
-        check_scalar(self.n_bootstrap, "n_bootstrap", low=1)
-        if self.threshold_method not in _THRESHOLD_METHODS:
-            raise ValueError(f"threshold_method must be one of {_THRESHOLD_METHODS}; "
-                             f"got {self.threshold_method!r}.")
-        check_scalar(self.target_sensitivity, "target_sensitivity", integer=False, low=0, high=1,
-                     low_open=True)
-        from benchmarks.calibration import CALIBRATION_METHODS
-
-        if self.calibrate is not None and self.calibrate not in CALIBRATION_METHODS:
-            raise ValueError(f"calibrate must be None or one of {CALIBRATION_METHODS}; got "
-                             f"{self.calibrate!r}.")
-        if not (isinstance(self.ordinal, bool) or (
-                isinstance(self.ordinal, (list, tuple)) and len(self.ordinal) >= 2)):
-            raise ValueError("ordinal must be True/False or the class names in grade order "
-                             f"(at least two); got {self.ordinal!r}.")
-        if self.train_sizes is not None:
-            from benchmarks.learning_curves import parse_train_sizes
-
-            parse_train_sizes(self.train_sizes)
-        check_scalar(self.curve_seeds, "curve_seeds", low=1)
-        if self.scheduler is not None:
-            from benchmarks.distributed import check_scheduler
-
-            check_scheduler(self.scheduler)
-        if not isinstance(self.dataset_options, dict):
-            raise ValueError(f"dataset_options must be a dict of load_dataset options; got "
-                             f"{self.dataset_options!r}.")
-        if not isinstance(self.model_params, dict) or not all(
-                isinstance(params, dict) for params in self.model_params.values()):
-            raise ValueError("model_params must map model names to dicts of parameters, "
-                             f"e.g. {{'cnn': {{'epochs': 30}}}}; got {self.model_params!r}.")
-        return self
 
 
 def run_benchmark(config=None, *, command=None, **options):
@@ -218,7 +60,7 @@ def run_benchmark(config=None, *, command=None, **options):
         An invalid setting, an unknown model or model parameter, a dataset
         that cannot be read or split (``DatasetError``), or an output
         directory holding another configuration's results
-        (:class:`benchmarks.store.RunConfigMismatch`).
+        (:class:`benchmarks.results.store.RunConfigMismatch`).
 
     Examples
     --------
@@ -226,7 +68,7 @@ def run_benchmark(config=None, *, command=None, **options):
     ...                         dataset_options={"n_images": 40})  # doctest: +SKIP
     >>> results[["model", "f1", "roc_auc"]]  # doctest: +SKIP
     """
-    from benchmarks.report import write_outputs, write_run_record, write_splits
+    from benchmarks.reports.leaderboard import write_outputs, write_run_record, write_splits
 
     config = _resolve_config(config, options)
     out = Path(config.out)
@@ -300,7 +142,7 @@ def run_benchmark(config=None, *, command=None, **options):
         ensembles = [part for part in todo if part[3] == ENSEMBLE]
         todo = [part for part in todo if part[3] != ENSEMBLE]
         if config.scheduler is not None:  # parts as tasks; results saved here as they come
-            from benchmarks.distributed import run_on_cluster
+            from benchmarks.parts.distributed import run_on_cluster
 
             def on_done(index, outcome):
                 number, label, key, name, split, part_key, point = todo[index]
@@ -328,7 +170,7 @@ def run_benchmark(config=None, *, command=None, **options):
         report_started = time.perf_counter()
         results = write_outputs(out, store, dataset, config)
         if curve:
-            from benchmarks.curve_report import write_learning_curve
+            from benchmarks.reports.curves import write_learning_curve
 
             write_learning_curve(out, store, dataset, config, curve)
         timings["report_seconds"] = time.perf_counter() - report_started
@@ -348,7 +190,7 @@ def run_benchmark(config=None, *, command=None, **options):
         _record_if_possible(record, f"failed: {type(error).__name__}: {error}")
         raise
     record("finished")
-    from benchmarks.html_report import write_html_report
+    from benchmarks.reports.html import write_html_report
 
     write_html_report(out)
     if not config.quiet:
@@ -379,7 +221,6 @@ def _data_folders(config):
 
 def _resolve_config(config, options):
     """Apply ``options``, expand model names and check them and their parameters."""
-    from benchmarks.model_names import check_run_models
     from classifiers import available_models
 
     if config is not None and not isinstance(config, BenchmarkConfig):
@@ -394,7 +235,7 @@ def _resolve_config(config, options):
     config = dataclasses.replace(config, models=tuple(dict.fromkeys(models)))
     config.validate()
     if config.train_sizes is not None:
-        from benchmarks.learning_curves import parse_train_sizes
+        from benchmarks.evaluation.learning_curves import parse_train_sizes
 
         config = dataclasses.replace(config,
                                      train_sizes=parse_train_sizes(config.train_sizes))
@@ -436,7 +277,7 @@ def _load_dataset(config):
                                   strict=config.strict, n_jobs=config.n_jobs,
                                   progress=not config.quiet)
     if config.ordinal:
-        from benchmarks.ordinal import reorder_classes
+        from benchmarks.evaluation.ordinal import reorder_classes
 
         order = config.ordinal if not isinstance(config.ordinal, bool) else \
             config.dataset_options.get("classes")
@@ -450,7 +291,7 @@ def _load_dataset(config):
 
 def _make_splits(dataset, source, config):
     """Build the splits and report byte-identical images across their sides."""
-    from benchmarks.splits import find_duplicate_images, make_splits
+    from benchmarks.evaluation.splits import find_duplicate_images, make_splits
 
     if config.cv:
         splits = make_splits(dataset, strategy="cv", n_folds=config.cv, seed=config.seed)
@@ -474,7 +315,7 @@ def _make_splits(dataset, source, config):
 def _plan_curve(dataset, splits, config):
     """The learning curve's points (none without ``train_sizes``); notes on
     clamped sizes are printed."""
-    from benchmarks.learning_curves import plan_learning_curve
+    from benchmarks.evaluation.learning_curves import plan_learning_curve
 
     if config.train_sizes is None:
         return []
@@ -557,9 +398,8 @@ def _part_row(name, split, point):
 
 def _failed_part(name, split, point, error):
     """The result of a part whose task ended without a result (its worker died)."""
-    row = _part_row(name, split, point)
-    row["error"] = f"{type(error).__name__}: {error}".replace("\n", " ")
-    return row, None, None, "".join(traceback.format_exception(error)), []
+    return failed_result(_part_row(name, split, point), error,
+                         "".join(traceback.format_exception(error)))
 
 
 def _saver(store, name, split, config, dataset, source, point):
@@ -593,13 +433,10 @@ def _part_task(dataset, name, split, config, point):
 def _run_part(name, dataset, split, config, save, source, point=None, *, on_cluster=False):
     """Fit one model on one split (or on a learning-curve ``point``'s
     subset, already in ``split.train``, with the model seed offset by its
-    curve seed); return (row, predictions, history, traceback, variants),
+    curve seed); return its :class:`~benchmarks.parts.record.PartResult`,
     ``variants`` the calibrated version's (row, predictions), if any.
     ``save(model)`` keeps the fitted model; ``on_cluster``: this is a Dask
-    task (see :func:`benchmarks.distributed.cluster_calls`)."""
-    from benchmarks.predictions_table import prediction_frame
-    from benchmarks.report import score_part
-
+    task (see :func:`benchmarks.parts.distributed.cluster_calls`)."""
     row = _part_row(name, split, point)
     try:
         model = _build_model(name, config, point.curve_seed if point else 0)
@@ -607,7 +444,7 @@ def _run_part(name, dataset, split, config, save, source, point=None, *, on_clus
         validation = ((images(split.val), labels[split.val]) if len(split.val) else None)
         calls = contextlib.nullcontext((model.fit, model.predict_proba))
         if on_cluster:
-            from benchmarks.distributed import cluster_calls
+            from benchmarks.parts.distributed import cluster_calls
 
             calls = cluster_calls(model)
         # Progress of the models (Keras prints to stdout) goes to stderr with
@@ -627,7 +464,8 @@ def _run_part(name, dataset, split, config, save, source, point=None, *, on_clus
         epochs = max(int(getattr(model, "n_epochs_", 1) or 1), 1)
         row["train_images_per_second"] = (len(split.train) * epochs
                                           / max(row["fit_seconds"], 1e-9))
-        row.update(score_part(dataset, split, proba_test, proba_val, config))
+        row.update(score_part(dataset, split, proba_test, proba_val,
+                              ScoringSettings.from_config(config)))
         predictions = prediction_frame(name, dataset, split, proba_test, proba_val)
         if point is not None:
             predictions = predictions.assign(train_size=point.train_size,
@@ -636,14 +474,11 @@ def _run_part(name, dataset, split, config, save, source, point=None, *, on_clus
         history = getattr(model, "history_", None) or None
         if save is not None:
             save(model)
-        from benchmarks._calibrated import calibrated_part
-
         variants = [calibrated_part(row, dataset, split, proba_test, proba_val, config)
                     ] if config.calibrate and point is None else []
-        return row, predictions, history, None, variants
+        return PartResult(row, predictions, history, None, variants)
     except Exception as error:  # one model's failure must not end the run
-        row["error"] = f"{type(error).__name__}: {error}".replace("\n", " ")
-        return row, None, None, traceback.format_exc(), []
+        return failed_result(row, error)
 
 
 def _model_size(model, source):

@@ -80,7 +80,7 @@ def _supports(finders, part_prefixes, image, size):
     """Pixel weight maps at the model's working size, by (prefix, key)."""
     import cv2
 
-    from xray_features._base import working_image
+    from xray_features.utils import working_image
     from xray_features.edges import _edge_maps, _grey_levels
 
     maps = {}
@@ -197,7 +197,7 @@ def contribution_maps(model, images, *, top=10):
     """
     import cv2
 
-    from classifiers.base import check_image_size
+    from xray_features.utils import check_image_size
 
     size = check_image_size(model.image_size)
     stack = model._prepare_images(images, size=size)

@@ -32,8 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
+from classifiers.efficientnet_lite import build_efficientnet_lite
+from classifiers.pretrained_weights import lite_weights, load_lite_weights, weights_file_record
+
 __all__ = ["PRETRAIN_FORMAT", "WeightsSource", "build_backbone", "recalibrate_batch_norm",
-           "resolve_weights", "weights_record"]
+           "resolve_weights", "load_keras_file", "weights_record"]
 
 #: Format marker of a directory written by :func:`classifiers.pretrain.pretrain_rotation`.
 PRETRAIN_FORMAT = "xray-bench-backbone"
@@ -181,8 +184,6 @@ def weights_record(source, application):
     """
     if not _is_lite(application) or source.kind not in ("imagenet", "torch_file"):
         return None
-    from classifiers.pretrained_weights import weights_file_record
-
     return weights_file_record(application, source.path)
 
 
@@ -190,9 +191,6 @@ def _lite_constructor(application):
     """A ``keras.applications``-like constructor of an EfficientNet-Lite backbone."""
 
     def constructor(*, include_top, weights, input_shape):
-        from classifiers.efficientnet_lite import build_efficientnet_lite
-        from classifiers.pretrained_weights import lite_weights, load_lite_weights
-
         model = build_efficientnet_lite(application, input_shape=input_shape,
                                         include_top=include_top)
         if weights is not None:
@@ -289,9 +287,8 @@ def _backbone_in_file(path):
     """The backbone of a ``.keras`` file: a nested model, or the file's model."""
     import keras
 
-    from classifiers.keras_models import _load_keras_file
 
-    model = _load_keras_file(path)
+    model = load_keras_file(path)
     nested = [layer for layer in model.layers
               if isinstance(layer, keras.Model) and layer.name != "augmentation"]
     return nested[0] if len(nested) == 1 else model
@@ -374,3 +371,19 @@ def _all_layers(model):
             yield from _all_layers(layer)
         else:
             yield layer
+
+
+def load_keras_file(path):
+    """Load a ``.keras`` file with the toolkit's layers registered, in Keras'
+    safe mode (no arbitrary code) and uncompiled.
+
+    Examples
+    --------
+    >>> load_keras_file("model.keras")  # doctest: +SKIP
+    """
+    import keras
+
+    from classifiers.training import keras_objects
+
+    keras_objects()  # registers the toolkit's layers for safe loading
+    return keras.saving.load_model(path, compile=False, safe_mode=True)

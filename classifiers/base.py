@@ -40,89 +40,10 @@ from pathlib import Path
 
 import numpy as np
 
-from xray_features._atomic import write_text_atomic
+from classifiers.tasks import as_target_array, infer_task
+from xray_features.utils import check_image_size, write_text_atomic
 
 __all__ = ["ImageClassifierMixin", "infer_task", "check_image_size"]
-
-
-def infer_task(y):
-    """Tell whether targets describe a binary, multi-class or multi-label task.
-
-    Parameters
-    ----------
-    y : (N,) array-like or (N, L) 0/1 indicator matrix
-        Class labels (any hashable values) or a multi-label indicator.
-
-    Returns
-    -------
-    task : {"binary", "multiclass", "multilabel"}
-
-    Raises
-    ------
-    ValueError
-        If ``y`` is empty, has one class only, holds NaN or non-integral
-        floats, is 2-D but not a 0/1 indicator with at least two columns,
-        or has more than two dimensions.
-
-    Examples
-    --------
-    >>> infer_task([0, 1, 1])
-    'binary'
-    >>> infer_task(["a", "b", "c"])
-    'multiclass'
-    >>> infer_task([[1, 0], [0, 1], [1, 1]])
-    'multilabel'
-    """
-    y = _as_target_array(y)
-    if y.ndim == 2:
-        if y.shape[1] < 2:
-            raise ValueError(f"y must be 1-D labels or an (N, L) indicator with L >= 2; got "
-                             f"shape {y.shape}; pass y.ravel() for single-label targets")
-        if y.dtype.kind not in "biuf" or not np.isin(y, (0, 1)).all():
-            raise ValueError("a 2-D y must be a multi-label indicator of 0/1 values; got "
-                             f"values {np.unique(y)[:5].tolist()}; pass class labels as a 1-D "
-                             "array instead")
-        return "multilabel"
-    if y.ndim != 1:
-        raise ValueError(f"y must be 1-D labels or a 2-D indicator; got {y.ndim} dimensions "
-                         f"(shape {y.shape})")
-    if y.dtype.kind == "f":
-        if not np.isfinite(y).all():
-            raise ValueError("y contains NaN or infinite values; drop or fill those samples")
-        if not np.array_equal(y, np.round(y)):
-            raise ValueError("y holds non-integral floats, which look like continuous targets; "
-                             "pass class labels (ints or strings)")
-    n_classes = len(np.unique(y))
-    if n_classes < 2:
-        raise ValueError(f"y has a single class ({np.unique(y).tolist()}); a classifier needs "
-                         "at least two")
-    return "binary" if n_classes == 2 else "multiclass"
-
-
-def _as_target_array(y):
-    if y is None:
-        raise TypeError("y is None; pass class labels (N,) or a 0/1 indicator (N, L)")
-    y = y.to_numpy() if hasattr(y, "to_numpy") else np.asarray(y)
-    if y.ndim == 0 or y.shape[0] == 0:
-        raise ValueError(f"y must hold one target per image; got shape {y.shape}")
-    if y.dtype.kind == "O" and y.ndim == 1:
-        y = np.asarray(y.tolist())
-    return y
-
-
-def check_image_size(value, *, name="image_size", minimum=8):
-    """Validate a working size (int or ``(h, w)``) and return ``(h, w)``."""
-    pair = (value, value) if isinstance(value, (int, np.integer)) else value
-    try:
-        h, w = pair
-        ok = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum
-                 for v in (h, w))
-    except (TypeError, ValueError):
-        ok = False
-    if not ok or isinstance(value, bool):
-        raise ValueError(f"{name} must be an int or an (height, width) pair of ints >= "
-                         f"{minimum}; got {value!r}")
-    return int(h), int(w)
 
 
 class ImageClassifierMixin:
@@ -218,7 +139,7 @@ class ImageClassifierMixin:
         """
         columns = list(y.columns) if hasattr(y, "columns") else None
         task = infer_task(y)
-        y = _as_target_array(y)
+        y = as_target_array(y)
         if n_samples is not None and y.shape[0] != n_samples:
             raise ValueError(f"y has {y.shape[0]} targets but there are {n_samples} images; "
                              "pass one target per image")
@@ -236,7 +157,7 @@ class ImageClassifierMixin:
 
     def _encode_validation_targets(self, y, *, n_samples=None):
         """Encode validation targets with the ``classes_`` learned in ``fit``."""
-        y = _as_target_array(y)
+        y = as_target_array(y)
         if n_samples is not None and y.shape[0] != n_samples:
             raise ValueError(f"validation y has {y.shape[0]} targets but there are "
                              f"{n_samples} validation images")

@@ -22,7 +22,12 @@ from types import MappingProxyType
 
 import numpy as np
 
-from xray_features._base import ImageFeatures, working_image
+from xray_features.utils import check_image_size, ImageFeatures, working_image
+from classifiers.efficientnet_lite import (build_efficientnet_lite, LITE_VARIANTS,
+                                           preprocess_lite)
+from classifiers.pretrained_weights import (default_cache_dir, lite_weights,
+                                            load_lite_weights, weights_file_record)
+from classifiers.training import seeded_build
 
 __all__ = ["BackboneEmbeddings", "DEEP_FEATURE_PRESETS", "feature_cache_dir",
            "make_deep_features"]
@@ -42,9 +47,6 @@ def _backbone(backbone, height, width, weights):
     pure function of its arguments (random weights come from a fixed seed),
     so the extractor itself stays a plain parameter holder (clonable,
     picklable)."""
-    from classifiers.efficientnet_lite import build_efficientnet_lite
-    from classifiers.pretrained_weights import lite_weights, load_lite_weights
-    from classifiers.training import seeded_build
 
     with seeded_build(0):
         net = build_efficientnet_lite(backbone, input_shape=(height, width, 3))
@@ -107,8 +109,6 @@ class BackboneEmbeddings(ImageFeatures):
         self.batch_size = batch_size
 
     def _validate_params(self):
-        from classifiers.base import check_image_size
-        from classifiers.efficientnet_lite import LITE_VARIANTS
 
         if self.backbone not in LITE_VARIANTS:
             raise ValueError(f"backbone must be one of {sorted(LITE_VARIANTS)}; got "
@@ -125,7 +125,6 @@ class BackboneEmbeddings(ImageFeatures):
                             f"{type(self.weights).__name__}")
 
     def _working_size(self):
-        from classifiers.base import check_image_size
 
         return check_image_size(self.image_size)
 
@@ -138,7 +137,6 @@ class BackboneEmbeddings(ImageFeatures):
     def _cache_token(self):
         if self.weights is None:
             return "random-weights"
-        from classifiers.pretrained_weights import weights_file_record
 
         return weights_file_record(self.backbone, self.weights)["sha256"]
 
@@ -146,7 +144,6 @@ class BackboneEmbeddings(ImageFeatures):
         """``{"name", "source", "sha256", "package"}`` of the weights, or None."""
         if self.weights is None:
             return None
-        from classifiers.pretrained_weights import weights_file_record
 
         return weights_file_record(self.backbone, self.weights)
 
@@ -186,7 +183,6 @@ class BackboneEmbeddings(ImageFeatures):
         return self._run(images, pooled=False)
 
     def _run(self, images, *, pooled):
-        from classifiers.efficientnet_lite import preprocess_lite
 
         height, width = images.shape[1:3]
         weights = None if self.weights is None else str(self.weights)
@@ -238,7 +234,6 @@ def feature_cache_dir(cache_dir):
     (True, 'features')
     """
     if isinstance(cache_dir, str) and cache_dir == "auto":
-        from classifiers.pretrained_weights import default_cache_dir
 
         return default_cache_dir().parent / "features"
     return cache_dir

@@ -11,13 +11,18 @@ parallel (``feature_n_jobs``) and cached by content (``cache_dir``).
 import numpy as np
 from sklearn.base import clone
 
-from classifiers.base import check_image_size
+
+from xray_features.batch import extract_features
+from xray_features.combine import FEATURE_PRESETS as _HANDCRAFTED, make_features
+from xray_features.image_source import ImageSource
+from xray_features.utils import check_image_size
+from classifiers.embeddings import DEEP_FEATURE_PRESETS, feature_cache_dir, make_deep_features
 
 __all__ = ["FEATURE_PRESETS", "FeatureInputMixin"]
 
 #: Handcrafted presets (:func:`xray_features.make_features`), then the frozen
 #: ImageNet-backbone embeddings (:mod:`classifiers.embeddings`).
-FEATURE_PRESETS = ("edge", "hog", "texture", "all", "lite0", "lite1", "lite2")
+FEATURE_PRESETS = tuple(_HANDCRAFTED) + tuple(DEEP_FEATURE_PRESETS)
 
 
 class FeatureInputMixin:
@@ -43,8 +48,6 @@ class FeatureInputMixin:
     def _make_extractor(self):
         if not isinstance(self.features, str):
             return clone(self.features)
-        from classifiers.embeddings import DEEP_FEATURE_PRESETS, make_deep_features
-        from xray_features.combine import make_features
 
         # A preset works at the model's size, so images are resized only once.
         extractor = (make_deep_features(self.features) if self.features in DEEP_FEATURE_PRESETS
@@ -54,7 +57,6 @@ class FeatureInputMixin:
         return extractor.set_params(**{key: self.image_size for key in keys})
 
     def _features(self, images, *, fit=False, extract=None):
-        from xray_features.image_source import ImageSource
 
         lazy = isinstance(images, ImageSource)
         # A lazy source is read at the working size a chunk at a time: the
@@ -80,9 +82,7 @@ class FeatureInputMixin:
         return X
 
     def _extract(self, stack):
-        from xray_features.batch import extract_features
 
-        from classifiers.embeddings import feature_cache_dir
 
         X, _ = extract_features(stack, self.extractor_, n_jobs=self.feature_n_jobs,
                                 cache_dir=feature_cache_dir(self.cache_dir), strict=True,

@@ -33,6 +33,12 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
+from xray_features.batch import extract_features
+from xray_features.image_source import ImageSource
+from classifiers._contributions import booster_contributions
+from classifiers.embeddings import DEEP_FEATURE_PRESETS, feature_cache_dir, make_deep_features
+from classifiers.linear import fit_linear_probe, linear_logits
+from classifiers.persistence import native_file
 from classifiers.xgb import FeatureXGBClassifier
 
 __all__ = ["HybridXGBClassifier"]
@@ -129,7 +135,6 @@ tree_method, n_jobs, feature_n_jobs, cache_dir, random_state
 
     # ------------------------------------------------------------ features
     def _validate_params(self):
-        from classifiers.embeddings import DEEP_FEATURE_PRESETS
 
         super()._validate_params()
         if self.deep not in DEEP_FEATURE_PRESETS:
@@ -140,15 +145,11 @@ tree_method, n_jobs, feature_n_jobs, cache_dir, random_state
                              f"{self.features!r}. Use 'edge', 'hog', 'texture' or 'all'.")
 
     def _make_deep_extractor(self):
-        from classifiers.embeddings import make_deep_features
 
         extractor = make_deep_features(self.deep, image_size=self.deep_image_size)
         return extractor.set_params(weights=self.deep_weights)
 
     def _embeddings(self, images):
-        from classifiers.embeddings import feature_cache_dir
-        from xray_features.batch import extract_features
-        from xray_features.image_source import ImageSource
 
         size = self.deep_image_size
         stack = images.at(size) if isinstance(images, ImageSource) else \
@@ -160,7 +161,6 @@ tree_method, n_jobs, feature_n_jobs, cache_dir, random_state
 
     def _margin(self, images, *, fit=False):
         """The probe's logits: out of fold on the training images (``fit``)."""
-        from classifiers.linear import fit_linear_probe, linear_logits
 
         if fit:
             self.deep_extractor_ = self._make_deep_extractor()
@@ -179,7 +179,6 @@ tree_method, n_jobs, feature_n_jobs, cache_dir, random_state
     def _out_of_fold_score(self, embeddings, y, weight, multilabel):
         from sklearn.model_selection import KFold, StratifiedKFold
 
-        from classifiers.linear import fit_linear_probe, linear_logits
 
         n_outputs = y.shape[1] if multilabel else (1 if self.task_ == "binary"
                                                     else len(self.classes_))
@@ -243,7 +242,6 @@ tree_method, n_jobs, feature_n_jobs, cache_dir, random_state
         shares : (N, 2) ndarray
             Columns ``handcrafted``, ``deep``; rows sum to 1.
         """
-        from classifiers._contributions import booster_contributions
 
         images = self._validate_images(images)
         X = self._features(images)
@@ -280,7 +278,6 @@ tree_method, n_jobs, feature_n_jobs, cache_dir, random_state
         return {**native, "extra_files": [_PROBE_FILE]}
 
     def _load_native(self, directory, sidecar):
-        from classifiers.persistence import native_file
 
         super()._load_native(directory, sidecar)
         native = sidecar.get("native") or {}

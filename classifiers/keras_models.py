@@ -21,7 +21,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
-from classifiers.base import ImageClassifierMixin, check_image_size
+from classifiers._tta import predict_views, resolve_tta, tta_views
+from classifiers.backbone_weights import load_keras_file, recalibrate_batch_norm
+from classifiers.base import ImageClassifierMixin
+from xray_features.utils import check_image_size
 
 __all__ = ["CNNClassifier"]
 
@@ -137,8 +140,6 @@ class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,
 
         training.compile_for_task(model, self.task_, n_outputs=n_outputs,
                                   learning_rate=self._learning_rate())
-        from classifiers.backbone_weights import recalibrate_batch_norm
-
         callbacks = self._callbacks(validation is not None)
         history = training.fit_model(
             model, x, y, sample_weight=sample_weight, validation=validation,
@@ -190,7 +191,6 @@ class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,
         """Check every parameter (called by ``fit``, and by ``xray-bench run``
         before any work): the scalars of ``_parameter_constraints``, then
         the structured ones."""
-        from classifiers._tta import resolve_tta
         from classifiers.training import resolve_augmentation
 
         super()._validate_params()
@@ -218,7 +218,6 @@ class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,
         """
         from sklearn.utils.validation import check_is_fitted
 
-        from classifiers._tta import predict_views, resolve_tta, tta_views
         from classifiers.training import predict_scores
 
         check_is_fitted(self, "model_")
@@ -251,7 +250,7 @@ class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,
         from classifiers.persistence import native_file
 
         native = sidecar.get("native") or {}
-        self.model_ = _load_keras_file(native_file(directory, native, _NATIVE_FILE))
+        self.model_ = load_keras_file(native_file(directory, native, _NATIVE_FILE))
         self.history_ = {k: [float(v) for v in values] for k, values in
                          dict(native.get("history") or {}).items()}
         self.n_epochs_ = len(self.history_.get("loss", ()))
@@ -273,7 +272,7 @@ class KerasImageClassifier(ImageClassifierMixin, ClassifierMixin,
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / _NATIVE_FILE
                 path.write_bytes(archive.data)
-                state["model_"] = _load_keras_file(path)
+                state["model_"] = load_keras_file(path)
         self.__dict__.update(state)
 
 
@@ -282,15 +281,6 @@ class _KerasArchive:
 
     def __init__(self, data):
         self.data = data
-
-
-def _load_keras_file(path):
-    import keras
-
-    from classifiers.training import keras_objects
-
-    keras_objects()  # registers the toolkit's layers for safe loading
-    return keras.saving.load_model(path, compile=False, safe_mode=True)
 
 
 class CNNClassifier(KerasImageClassifier):

@@ -16,8 +16,11 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from xray_features.utils import check_image_size, working_image
 from classifiers.base import ImageClassifierMixin
+from classifiers.embeddings import _to_255, BackboneEmbeddings
 from classifiers.feature_input import FeatureInputMixin
+from classifiers.persistence import ModelLoadError, native_file
 
 __all__ = ["LinearProbeClassifier", "fit_linear_probe", "linear_logits"]
 
@@ -216,7 +219,6 @@ class LinearProbeClassifier(FeatureInputMixin, ImageClassifierMixin, ClassifierM
         return {"file": _NATIVE_FILE, "feature_names": self.feature_names_.tolist()}
 
     def _load_native(self, directory, sidecar):
-        from classifiers.persistence import ModelLoadError, native_file
 
         native = sidecar.get("native") or {}
         with np.load(native_file(directory, native, _NATIVE_FILE), allow_pickle=False) as data:
@@ -242,8 +244,6 @@ class LinearProbeClassifier(FeatureInputMixin, ImageClassifierMixin, ClassifierM
         """
         import cv2
 
-        from classifiers.base import check_image_size
-        from classifiers.embeddings import BackboneEmbeddings
 
         size = check_image_size(self.image_size)
         stack = self._prepare_images(images, size=size)
@@ -254,9 +254,7 @@ class LinearProbeClassifier(FeatureInputMixin, ImageClassifierMixin, ClassifierM
             contributions = np.concatenate([-contributions, contributions], axis=1)
         maps = np.zeros((len(X), proba.shape[1], *size), np.float32)
         if isinstance(self.extractor_, BackboneEmbeddings):
-            from xray_features._base import working_image
 
-            from classifiers.embeddings import _to_255
 
             work = self.extractor_._working_size()
             batch = np.stack([_to_255(working_image(image, work)) for image in stack])

@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from classifiers.tasks import TASKS
+
 __all__ = ["ModelLoadError", "load_model"]
 
 #: Format marker and version written to (and required in) every sidecar.
@@ -60,7 +62,6 @@ NESTED_ESTIMATOR_PACKAGES = ("xray_features",)
 #: Feature extractors of other packages that may be nested likewise.
 NESTED_ESTIMATOR_CLASSES = ("classifiers.embeddings.BackboneEmbeddings",)
 
-_TASKS = ("binary", "multiclass", "multilabel")
 
 #: Files that only ``save()`` (and ``xray-bench run --save-models``) write in a
 #: model folder; a folder holding nothing else is a half-written model of ours.
@@ -382,8 +383,8 @@ def _read_sidecar(path, sidecar_path):
     missing = [k for k in ("estimator", "params", "classes", "task") if k not in sidecar]
     if missing:
         raise ModelLoadError(path, f"{SIDECAR_NAME} lacks required keys {missing}")
-    if sidecar["task"] not in _TASKS:
-        raise ModelLoadError(path, f"task {sidecar['task']!r} is not one of {_TASKS}")
+    if sidecar["task"] not in TASKS:
+        raise ModelLoadError(path, f"task {sidecar['task']!r} is not one of {TASKS}")
     return sidecar
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xray_features._validation import check_scalar
+from xray_features.utils import check_scalar
 
 __all__ = ["pretrain_rotation"]
 

@@ -25,6 +25,10 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+from xray_features.utils import write_bytes_atomic
+from classifiers.efficientnet_lite import (build_efficientnet_lite, keras_weights_from_torch,
+                                           LITE_VARIANTS)
+from classifiers.torch_state_dict import read_state_dict
 
 __all__ = ["PretrainedWeights", "default_cache_dir", "lite_weights", "load_lite_weights",
            "weights_file_record"]
@@ -74,7 +78,6 @@ def default_cache_dir():
 
 def _package_file(name):
     """(path, "dist==version") of the installed weights of variant ``name``."""
-    from classifiers.efficientnet_lite import LITE_VARIANTS
 
     package = LITE_VARIANTS[name].package
     try:
@@ -139,7 +142,6 @@ def lite_weights(name, source="imagenet", *, cache_dir=None):
 
 
 def _weights_file(name, source):
-    from classifiers.efficientnet_lite import LITE_VARIANTS
 
     if name not in LITE_VARIANTS:
         raise ValueError(f"name must be one of {sorted(LITE_VARIANTS)}; got {name!r}")
@@ -166,8 +168,6 @@ def weights_file_record(name, source="imagenet"):
 
 
 def _convert(name, path):
-    from classifiers.efficientnet_lite import build_efficientnet_lite, keras_weights_from_torch
-    from classifiers.torch_state_dict import read_state_dict
 
     model = build_efficientnet_lite(name, include_top=True)
     return keras_weights_from_torch(model, read_state_dict(path))
@@ -186,7 +186,6 @@ def _read_cache(path):
 
 
 def _write_cache(path, layers):
-    from xray_features._atomic import write_bytes_atomic
 
     arrays = {f"{layer}/{i}": array for layer, values in layers.items()
               for i, array in enumerate(values)}

@@ -24,8 +24,10 @@ from types import MappingProxyType
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from classifiers.base import check_image_size
+from classifiers.backbone_weights import (build_backbone, recalibrate_batch_norm,
+                                          resolve_weights, weights_record)
 from classifiers.keras_models import KerasImageClassifier
+from xray_features.utils import check_image_size
 
 __all__ = ["BACKBONES", "TransferClassifier"]
 
@@ -216,8 +218,6 @@ mixed_precision, random_state, tta
         return info
 
     def _weights_source(self):
-        from classifiers.backbone_weights import resolve_weights
-
         return resolve_weights(self.weights, self._spec_name())
 
     def _spec_name(self):
@@ -240,9 +240,6 @@ mixed_precision, random_state, tta
 
     # ---------------------------------------------------------- model
     def _make_backbone(self, input_shape):
-        from classifiers.backbone_weights import build_backbone
-
-        from classifiers.backbone_weights import weights_record
 
         spec, source = self._spec(), self._weights_source()
         self.pretrained_weights_ = weights_record(source, spec.application)
@@ -288,8 +285,6 @@ mixed_precision, random_state, tta
                       batch_size=self.batch_size, verbose=self.verbose,
                       seed=seed)
         if not self._weights_source().pretrained:
-            from classifiers.backbone_weights import recalibrate_batch_norm
-
             training.compile_for_task(model, self.task_, n_outputs=n_outputs,
                                       learning_rate=self.learning_rate)
             history = training.fit_model(

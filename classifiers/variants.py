@@ -54,7 +54,7 @@ def split_variant(name):
     ValueError: model 'cnn@big': the size after '@' must be an integer >= 8 (a working \
 size in pixels, e.g. cnn@128); got 'big'.
     """
-    from xray_features._safety import MAX_IMAGE_SIZE
+    from xray_features.utils import MAX_IMAGE_SIZE
 
     base, separator, size = str(name).partition(VARIANT_SEPARATOR)
     if not separator:

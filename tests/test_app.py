@@ -15,7 +15,7 @@ pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from benchmarks.app import UploadLimits, create_app  # noqa: E402
-from benchmarks.ood_sets import photo_like  # noqa: E402
+from benchmarks.bench.ood_sets import photo_like  # noqa: E402
 from classifiers import FeatureXGBClassifier, ModelLoadError  # noqa: E402
 from xray_features.synthetic import make_phantom_dataset  # noqa: E402
 

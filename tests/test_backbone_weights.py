@@ -99,7 +99,7 @@ def test_directory_of_another_backbone_or_model_is_refused(data, saved_binary, t
 
 
 def test_cli_setting_keeps_a_weights_path_as_a_string():
-    from benchmarks.cli import _model_setting
+    from benchmarks.cli.commands import _model_setting
 
     assert _model_setting("mobilenetv2.weights=results/run/models/mobilenetv2") == (
         "mobilenetv2", "weights", "results/run/models/mobilenetv2")

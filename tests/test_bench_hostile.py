@@ -2,7 +2,7 @@
 
 import os
 
-from benchmarks.bench_hostile import CASES, _snapshot, run_case
+from benchmarks.bench.bench_hostile import CASES, _snapshot, run_case
 
 
 def test_cases_are_unique_and_well_formed():

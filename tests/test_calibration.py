@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import brier_score_loss
 
-from benchmarks.calibration import (calibration_metrics, expected_calibration_error,
-                                    fit_calibrator, reliability_table)
+from benchmarks.evaluation.calibration import (calibration_metrics, expected_calibration_error,
+                                               fit_calibrator, reliability_table)
 
 TEMPERATURE = 2.5
 

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from benchmarks.cli import main
-from benchmarks.metrics import choose_threshold, evaluate_predictions
-from benchmarks.predictions_table import predictions_to_arrays
+from benchmarks.evaluation.metrics import choose_threshold, evaluate_predictions
+from benchmarks.results.predictions_table import predictions_to_arrays
 
 PHANTOMS = ["--data", "phantoms:fracture", "--data-option", "n_images=60", "--data-option", "image_size=64",
             "--image-size", "32"]

@@ -12,7 +12,8 @@ import sys
 import numpy as np
 import pytest
 
-from benchmarks import runner, store
+from benchmarks import runner
+from benchmarks.results import store
 from benchmarks.cli import main
 
 PHANTOMS = ["--data", "phantoms:fracture", "--data-option", "n_images=40", "--data-option",
@@ -266,7 +267,7 @@ def test_a_closed_pipe_ends_the_command_quietly():
 
 def test_tensorflow_native_notices_are_silenced_unless_verbose():
     pytest.importorskip("tensorflow")
-    script = ("import sys; from benchmarks._quiet import silence_tensorflow; "
+    script = ("import sys; from benchmarks.cli.quiet import silence_tensorflow; "
               "silence_tensorflow(verbose=False, needs_tensorflow=True); "
               "import tensorflow as tf; tf.constant(1) + 1; print('ok', file=sys.stderr)")
     env = {key: value for key, value in os.environ.items()
@@ -279,7 +280,7 @@ def test_tensorflow_native_notices_are_silenced_unless_verbose():
 
 
 def test_verbose_and_a_users_log_level_are_respected():
-    from benchmarks._quiet import silence_tensorflow
+    from benchmarks.cli.quiet import silence_tensorflow
 
     env = {}
     assert not silence_tensorflow(verbose=True, needs_tensorflow=True, environ=env)

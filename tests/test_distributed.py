@@ -50,14 +50,14 @@ def reference(tmp_path_factory):
 @pytest.fixture(scope="module")
 def client():
     _needs_dask()
-    from benchmarks.distributed import open_client
+    from benchmarks.parts.distributed import open_client
 
     with open_client("local:2") as client:
         yield client
 
 
 def test_scheduler_values_are_checked():
-    from benchmarks.distributed import check_scheduler
+    from benchmarks.parts.distributed import check_scheduler
 
     for wrong in ("local:0", "local:x", "host:8786", "tcp://", 3):
         with pytest.raises(ValueError, match="local:N"):

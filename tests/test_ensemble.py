@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 
 from benchmarks import runner
-from benchmarks.ensemble import ensemble_settings, select_members
-from benchmarks.ensemble_part import ensemble_part
-from benchmarks.predictions_table import prediction_frame
+from benchmarks.evaluation.ensemble import ensemble_settings, select_members
+from benchmarks.parts.ensemble import ensemble_part
+from benchmarks.results.predictions_table import prediction_frame
 from benchmarks.runner import BenchmarkConfig, run_benchmark
-from benchmarks.splits import Split
-from benchmarks.store import ResultStore
+from benchmarks.evaluation.splits import Split
+from benchmarks.results.store import ResultStore
 
 CLASSES = ("intact", "fracture")
 
@@ -128,7 +128,7 @@ def test_perfect_and_random_member_give_a_perfect_validation_score(tmp_path):
 
 
 def test_ensemble_of_a_learning_curve_point_uses_that_points_members(tmp_path):
-    from benchmarks.learning_curves import CurvePoint
+    from benchmarks.evaluation.learning_curves import CurvePoint
 
     y, probas = _halves()
     dataset, split, config, store = _stored_run(
@@ -157,7 +157,7 @@ def test_ensemble_with_fewer_than_two_finished_members_records_why(tmp_path):
 
 
 def test_an_ensemble_is_recomputed_when_a_failed_member_has_since_finished(tmp_path):
-    from benchmarks.ensemble_part import ensemble_is_stale
+    from benchmarks.parts.ensemble import ensemble_is_stale
 
     y, probas = _halves()
     members = {name: (p, p) for name, p in probas.items()}
@@ -220,7 +220,7 @@ def test_run_with_an_ensemble_saves_it_and_resumes(tmp_path, monkeypatch):
 
 
 def test_ensemble_is_refused_before_any_work_without_validation(tmp_path, monkeypatch):
-    from benchmarks import splits as splits_module
+    from benchmarks.evaluation import splits as splits_module
 
     def no_validation(dataset, **options):
         n = len(dataset.labels)

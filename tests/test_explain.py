@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.bench_ood_explain import measure_pointing
+from benchmarks.bench.bench_ood_explain import measure_pointing
 from classifiers import FeatureXGBClassifier
 from classifiers.explanations import explain, overlay, unpad
 

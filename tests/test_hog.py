@@ -17,7 +17,7 @@ from xray_features.hog import HOGFeatures, _orientation_bins, hog_features
 from xray_features.preprocess import to_float32
 
 # Measured worst difference to skimage.feature.hog given float32 is 1.2e-7, and
-# 3.3e-7 to a float64 reference (python -m benchmarks.bench_reference).
+# 3.3e-7 to a float64 reference (python -m benchmarks.bench.bench_reference).
 TOLERANCE = 1e-6
 
 

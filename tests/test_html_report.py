@@ -6,11 +6,11 @@ import shutil
 import pandas as pd
 import pytest
 
-from benchmarks.calibration import calibration_metrics
+from benchmarks.evaluation.calibration import calibration_metrics
 from benchmarks.cli import main
-from benchmarks.predictions_table import predictions_to_arrays
-from benchmarks.ordinal import ordinal_metrics
-from benchmarks.pairwise import delong_test
+from benchmarks.results.predictions_table import predictions_to_arrays
+from benchmarks.evaluation.ordinal import ordinal_metrics
+from benchmarks.evaluation.pairwise import delong_test
 from benchmarks.runner import run_benchmark
 
 FAST = {"edge-xgb": {"n_estimators": 20}, "texture-xgb": {"n_estimators": 20}}
@@ -131,7 +131,7 @@ def test_run_options_for_calibration_and_grades():
 
 
 def test_learning_curves_are_shown_where_present(calibrated_run, tmp_path):
-    from benchmarks.html_report import render_html_report
+    from benchmarks.reports.html import render_html_report
 
     out, _ = calibrated_run
     run = tmp_path / "run"

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks import report
+from benchmarks.reports import leaderboard as report
 from benchmarks.datasets import _image_loading
 from benchmarks.datasets import DatasetWarning
 from benchmarks.runner import run_benchmark

@@ -9,14 +9,14 @@ import pytest
 
 from benchmarks import runner
 from benchmarks.cli import build_parser
-from benchmarks.curve_report import plot_learning_curve
-from benchmarks.learning_curves import (nested_order, nested_subset, parse_train_sizes,
-                                        plan_learning_curve)
-from benchmarks.metrics import choose_threshold, evaluate_predictions
-from benchmarks.predictions_table import predictions_to_arrays
+from benchmarks.reports.curves import plot_learning_curve
+from benchmarks.evaluation.learning_curves import (nested_order, nested_subset, parse_train_sizes,
+                                                   plan_learning_curve)
+from benchmarks.evaluation.metrics import choose_threshold, evaluate_predictions
+from benchmarks.results.predictions_table import predictions_to_arrays
 from benchmarks.runner import run_benchmark
-from benchmarks.splits import Split
-from benchmarks.store import ResultStore
+from benchmarks.evaluation.splits import Split
+from benchmarks.results.store import ResultStore
 
 CLASSES = ("intact", "fracture")
 FAST = {"edge-xgb": {"n_estimators": 20}, "hog-xgb": {"n_estimators": 20}}
@@ -225,7 +225,7 @@ def test_plot_needs_the_curve_columns(tmp_path):
 def test_pneumonia224_configurations_are_valid(name):
     from pathlib import Path
 
-    from benchmarks._config_file import read_config_file
+    from benchmarks.config import read_config_file
 
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "configs" / name
     config = runner._resolve_config(runner.BenchmarkConfig(**read_config_file(path)), {})

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from benchmarks.metrics import (bootstrap_ci, choose_threshold, confusion_matrices,
-                                evaluate_predictions, summarize_folds)
+from benchmarks.evaluation.metrics import (bootstrap_ci, choose_threshold, confusion_matrices,
+                                           evaluate_predictions, summarize_folds)
 
 BINARY = ("normal", "fracture")
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from benchmarks.ood_sets import make_ood_set
+from benchmarks.bench.ood_sets import make_ood_set
 from classifiers import FeatureXGBClassifier, load_model
 from classifiers.ood import NO_GUARD_REASON, OODGuard, colour_chroma
 from classifiers.persistence import ModelLoadError

@@ -5,7 +5,7 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from benchmarks import Dataset
-from benchmarks.ordinal import grade_order, ordinal_metrics, reorder_classes
+from benchmarks.evaluation.ordinal import grade_order, ordinal_metrics, reorder_classes
 
 
 def test_kappa_and_grade_errors_by_hand():

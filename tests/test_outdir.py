@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks._csv_cells import escape_cell, frame_to_csv, unescape_cell
-from benchmarks._outdir import (MANIFEST_NAME, OutputFolderError, check_not_inside_data,
-                                claim_output_folder, write_output)
-from benchmarks.store import ResultStore, read_json
+from benchmarks.results.csv_cells import escape_cell, frame_to_csv, unescape_cell
+from benchmarks.results.outdir import (MANIFEST_NAME, OutputFolderError, check_not_inside_data,
+                                       claim_output_folder, write_output)
+from benchmarks.results.store import ResultStore, read_json
 from xray_features._atomic import (UnsafePathError, check_no_links, write_bytes_atomic,
                                    write_text_atomic)
 
@@ -191,7 +191,7 @@ def test_csv_cells_are_escaped_and_read_back_exactly(tmp_path, text):
 
 
 def test_write_atomic_inside_a_results_folder_is_listed_and_refuses_links(tmp_path):
-    from benchmarks.store import write_atomic
+    from benchmarks.results.store import write_atomic
 
     out = tmp_path / "out"
     ResultStore(out, {"seed": 0})

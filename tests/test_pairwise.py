@@ -7,9 +7,9 @@ import pytest
 from scipy.stats import binom, norm
 from sklearn.metrics import roc_auc_score
 
-from benchmarks.pairwise import (auc_components, delong_test, holm, mcnemar_exact,
-                                 not_below_best, paired_bootstrap_auc_difference,
-                                 pairwise_comparisons)
+from benchmarks.evaluation.pairwise import (auc_components, delong_test, holm, mcnemar_exact,
+                                            not_below_best, paired_bootstrap_auc_difference,
+                                            pairwise_comparisons)
 
 
 def _slow_delong(y, a, b):

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from benchmarks.plots import (plot_confusion_matrix, plot_pr_curves, plot_roc_curves,
-                              plot_training_history)
+from benchmarks.reports.plots import (plot_confusion_matrix, plot_pr_curves, plot_roc_curves,
+                                      plot_training_history)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from benchmarks.cli import main
-from benchmarks.metrics import evaluate_predictions
-from benchmarks.predictions_table import predictions_to_arrays
+from benchmarks.evaluation.metrics import evaluate_predictions
+from benchmarks.results.predictions_table import predictions_to_arrays
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "pneumoniamnist.npz"

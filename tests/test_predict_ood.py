@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from benchmarks.cli import main
-from benchmarks.ood_sets import photo_like
+from benchmarks.bench.ood_sets import photo_like
 from benchmarks.predict import predict_files
 from classifiers import FeatureXGBClassifier
 from xray_features.synthetic import make_phantom_dataset

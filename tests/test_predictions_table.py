@@ -5,10 +5,11 @@ import pandas as pd
 import pytest
 
 from benchmarks.datasets import Dataset
-from benchmarks.metrics import evaluate_predictions
-from benchmarks.predictions_table import (prediction_columns, prediction_frame, predictions_csv,
-                                          predictions_to_arrays, read_predictions)
-from benchmarks.splits import Split
+from benchmarks.evaluation.metrics import evaluate_predictions
+from benchmarks.results.predictions_table import (prediction_columns, prediction_frame,
+                                                  predictions_csv, predictions_to_arrays,
+                                                  read_predictions)
+from benchmarks.evaluation.splits import Split
 
 #: Ids a spreadsheet would run as formulas, or that lose their zeros as numbers.
 IDS = ["=cmd", "007", "-a.png", "b", "'q", "c/d.png"]

@@ -67,7 +67,7 @@ def test_pretraining_takes_no_labels_and_refuses_a_foreign_directory(tmp_path):
 def test_training_pixels_come_from_the_training_split_only(tmp_path):
     import cv2
 
-    from benchmarks.pretrain_command import training_pixels
+    from benchmarks.cli.pretrain import training_pixels
 
     # Training films are dark, test and validation films bright: any bright
     # pixel in the result would be a leak.

@@ -1,6 +1,6 @@
 """Pin the measured distance of the fast HOG and LBP to scikit-image.
 
-The bounds are those printed by ``python -m benchmarks.bench_reference``
+The bounds are those printed by ``python -m benchmarks.bench.bench_reference``
 (and quoted in the README), with a little headroom.
 """
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from skimage.feature import hog
 
-from benchmarks.bench_reference import (HOG_PARAMETERS, hog_deviation, lbp_differences,
-                                        make_image)
+from benchmarks.bench.bench_reference import (HOG_PARAMETERS, hog_deviation, lbp_differences,
+                                              make_image)
 from xray_features.hog import hog_features
 
 # Measured 3.3e-7 (float32 arithmetic of the fast path against a float64 reference).

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from benchmarks import runner
-from benchmarks.metrics import evaluate_predictions
-from benchmarks.predictions_table import predictions_to_arrays
+from benchmarks.evaluation.metrics import evaluate_predictions
+from benchmarks.results.predictions_table import predictions_to_arrays
 from benchmarks.runner import BenchmarkConfig, run_benchmark
 
 PHANTOMS = {"n_images": 60, "image_size": 64}

@@ -3,8 +3,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from benchmarks.splits import (LeakageError, Split, check_group_leakage,
-                               find_duplicate_images, make_splits)
+from benchmarks.evaluation.splits import (LeakageError, Split, check_group_leakage,
+                                          find_duplicate_images, make_splits)
 
 
 def make_dataset(labels, *, groups=None, split=None, task="binary"):

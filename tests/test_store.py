@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks._outdir import write_output
-from benchmarks.store import ResultStore, RunConfigMismatch, json_default, write_atomic
+from benchmarks.results.outdir import write_output
+from benchmarks.results.store import ResultStore, RunConfigMismatch, json_default, write_atomic
 
 ROW = {"model": "edge-xgb", "fold": 0, "f1": 0.5, "error": ""}
 

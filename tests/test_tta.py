@@ -241,7 +241,7 @@ def test_a_lazy_source_is_augmented_batch_by_batch(fitted, monkeypatch):
 
 
 def test_the_cli_reads_tta_true_and_the_run_checks_it_before_any_work(tmp_path):
-    from benchmarks.cli import _model_setting
+    from benchmarks.cli.commands import _model_setting
     from benchmarks.runner import run_benchmark
 
     assert _model_setting("cnn.tta=true") == ("cnn", "tta", True)

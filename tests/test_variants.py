@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from benchmarks import runner
-from benchmarks._csv_cells import frame_to_csv, unescape_frame
-from benchmarks.model_names import check_run_models
+from benchmarks.results.csv_cells import frame_to_csv, unescape_frame
+from benchmarks.config import check_run_models
 from benchmarks.runner import run_benchmark
 from classifiers.variants import split_variant, variant_params
 

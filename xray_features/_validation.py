@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 
 __all__ = ["check_image", "check_images", "check_scalar", "check_positive_int", "check_n_jobs",
-           "check_pair"]
+           "check_pair", "check_image_size"]
 
 _SUPPORTED_KINDS = "bool, uint8, uint16 or float (values in [0, 1])"
 
@@ -278,3 +278,24 @@ def check_pair(value, *, name, minimum=1, parts=("rows", "columns")):
                          f"pair of positive ints; got {value!r}.") from None
     return (check_positive_int(first, name=f"{name}[0] ({parts[0]})", minimum=minimum),
             check_positive_int(second, name=f"{name}[1] ({parts[1]})", minimum=minimum))
+
+
+def check_image_size(value, *, name="image_size", minimum=8):
+    """Validate a working size (int or ``(h, w)``) and return ``(h, w)``.
+
+    Examples
+    --------
+    >>> check_image_size(64), check_image_size((96, 128))
+    ((64, 64), (96, 128))
+    """
+    pair = (value, value) if isinstance(value, (int, np.integer)) else value
+    try:
+        h, w = pair
+        ok = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum
+                 for v in (h, w))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or isinstance(value, bool):
+        raise ValueError(f"{name} must be an int or an (height, width) pair of ints >= "
+                         f"{minimum}; got {value!r}")
+    return int(h), int(w)

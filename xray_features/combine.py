@@ -204,7 +204,7 @@ def make_features(preset):
         'edge': bright-edge histogram (:class:`BrightEdgeFeatures`); 'hog':
         :class:`HOGFeatures`; 'texture': :class:`TextureFeatures` (LBP, GLCM,
         intensity statistics); 'all': the three combined, with names prefixed
-        'edge__', 'hog__' and 'texture__'. An extractor is returned as an
+        ``edge__``, ``hog__`` and ``texture__``. An extractor is returned as an
         unfitted clone.
 
     Returns

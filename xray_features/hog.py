@@ -286,7 +286,7 @@ def hog_features(image, *, orientations=9, pixels_per_cell=(16, 16), cells_per_b
     References
     ----------
     .. [1] Dalal, N. and Triggs, B., "Histograms of Oriented Gradients for
-           Human Detection", CVPR 2005, :DOI:`10.1109/CVPR.2005.177`.
+           Human Detection", CVPR 2005, doi:10.1109/CVPR.2005.177.
 
     Examples
     --------

@@ -134,7 +134,7 @@ def lbp_histogram(image, *, radii=(1, 2), n_points=8, method="fast"):
         upsampled to 128 and 224) 0 / at most 2.1e-3 and 3.5e-3. Images
         with many ties differ more: blurred noise and bilinear ramps up to
         0.67% of pixels (uint8) and 2.9% (float), a linear ramp 3.3% and 23%
-        (``python -m benchmarks.bench_reference``).
+        (``python -m benchmarks.bench.bench_reference``).
 
     Returns
     -------

@@ -6,8 +6,8 @@ import numpy as np
 
 from benchmarks.datasets._problems import Problems
 from benchmarks.datasets._record import SPLITS, Dataset, DatasetError
-from xray_features._safety import UnsafeFileError, array_limit, check_npz, format_bytes
-from xray_features._validation import check_positive_int
+from xray_features.utils import UnsafeFileError, array_limit, check_npz, format_bytes
+from xray_features.utils import check_positive_int
 
 __all__ = ["load_phantoms", "load_npz"]
 

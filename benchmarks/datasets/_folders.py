@@ -6,7 +6,7 @@ import numpy as np
 
 from benchmarks.datasets._problems import Problems
 from benchmarks.datasets._record import Dataset, DatasetError
-from xray_features._safety import printable_name
+from xray_features.utils import printable_name
 
 __all__ = ["IMAGE_EXTENSIONS", "SPLIT_FOLDERS", "load_class_folders", "list_files", "scan_files"]
 

@@ -14,8 +14,8 @@ import numpy as np
 
 from benchmarks.datasets._problems import Problems
 from benchmarks.datasets._record import Dataset, DatasetError
-from xray_features._safety import array_limit, format_bytes
-from xray_features._validation import check_positive_int
+from xray_features.utils import array_limit, format_bytes
+from xray_features.utils import check_positive_int
 
 __all__ = ["dataset_source", "decode_one", "load_dataset_images", "open_images"]
 

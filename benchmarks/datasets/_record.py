@@ -5,6 +5,13 @@ labels, ids, groups and split; :class:`DatasetError` refuses a source,
 :class:`DatasetWarning` reports skipped items. Nothing here imports a
 loader at module level; the package's :func:`~benchmarks.datasets.load_dataset`
 builds records from sources.
+
+The one import cycle kept in ``benchmarks``, on purpose: :meth:`Dataset.load_images`
+hands over to :mod:`benchmarks.datasets._image_loading` (and problems are
+collected by :mod:`benchmarks.datasets._problems`), which build and return
+``Dataset`` records. The record is what users hold, so decoding its files is
+a method of it; the loader needs the record type to return one. The import
+going back up is inside the method, run only once every module has loaded.
 """
 
 import hashlib
@@ -14,9 +21,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from classifiers.tasks import TASKS
+
 __all__ = ["Dataset", "DatasetError", "DatasetWarning", "TASKS", "SPLITS"]
 
-TASKS = ("binary", "multiclass", "multilabel")
 SPLITS = ("train", "val", "test")
 
 

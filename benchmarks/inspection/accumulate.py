@@ -10,7 +10,7 @@ one PCA batch, however many images the class has.
 
 import numpy as np
 
-from xray_features._validation import check_scalar
+from xray_features.utils import check_scalar
 
 __all__ = ["ClassAccumulator"]
 

@@ -155,7 +155,7 @@ def describe_image(item, size):
     >>> out["image"].shape, out["height"], out["width"], float(out["histogram"][100])
     ((8, 8), 20, 10, 1.0)
     """
-    from benchmarks.splits import image_digest
+    from benchmarks.evaluation.splits import image_digest
     from xray_features.io import load_image
     from xray_features.preprocess import resize_with_padding, to_uint8
 

@@ -23,7 +23,7 @@ from benchmarks.inspection.confounding import confounding_report
 from benchmarks.inspection.describe import describe_image
 from benchmarks.inspection.hashing import duplicate_report
 from benchmarks.inspection.metadata import csv_properties
-from xray_features._validation import check_scalar
+from xray_features.utils import check_scalar
 
 __all__ = ["inspect_dataset", "SPLIT_CHOICES", "PROPERTIES"]
 
@@ -51,7 +51,7 @@ def _load(data, options, strict, seed):
 
 def _split_of(dataset, split, seed, notes):
     """The split shown: the dataset's own, or a stratified hold-out."""
-    from benchmarks.splits import make_splits
+    from benchmarks.evaluation.splits import make_splits
 
     if split == "official" and dataset.split is None:
         raise ValueError(f"split='official' but dataset {dataset.name!r} has no split of its "
@@ -156,7 +156,7 @@ def _counts(labels_columns, split, class_names):
 
 
 def _patients(groups, split, notes):
-    from benchmarks.splits import shared_groups
+    from benchmarks.evaluation.splits import shared_groups
 
     if groups is None:
         notes.append("no images-per-patient counts: the dataset has no patient (group) ids "

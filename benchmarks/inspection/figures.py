@@ -2,14 +2,14 @@
 
 Each function takes arrays (never images still to be decoded) and a path,
 writes one PNG and returns the path; figures use the Agg canvas of
-:mod:`benchmarks.plots`, so no pyplot state is created.
+:mod:`benchmarks.reports.plots`, so no pyplot state is created.
 """
 
 import math
 
 import numpy as np
 
-from benchmarks.plots import _figure, _save
+from benchmarks.reports.plots import _figure, _save
 
 __all__ = ["plot_counts", "plot_image_row", "plot_difference", "plot_eigen_images",
            "plot_histograms", "plot_contrast", "plot_examples", "plot_pairs",

@@ -1,7 +1,7 @@
 """Exact and near-duplicate images, and where they sit across the splits.
 
 Exact duplicates share the digest of their decoded pixels
-(:func:`benchmarks.splits.image_digest`); near-duplicates have 64-bit
+(:func:`benchmarks.evaluation.splits.image_digest`); near-duplicates have 64-bit
 perceptual hashes (:func:`benchmarks.inspection.describe.perceptual_hash`)
 at most ``max_distance`` bits apart. Each pair is put in a category: within
 one split (``"train"``) or across two (``"train/test"``), the second being

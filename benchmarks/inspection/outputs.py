@@ -216,7 +216,7 @@ def json_record(result, figure_names, command=None):
 def write_inspection(result, out, *, command=None):
     """Write the figures, ``inspect.json`` and ``inspect.html``; return the JSON record."""
     from benchmarks.inspection.page import render_page
-    from benchmarks.store import json_default, write_atomic
+    from benchmarks.results.store import json_default, write_atomic
 
     out = prepare_output(out)
     folder = out / "figures"

@@ -1,0 +1,15 @@
+"""Everything rebuilt from a run's saved results (``run.json`` and
+``parts/``): the leaderboard, the plots, the learning curve and
+``report.html``.
+
+- :mod:`~benchmarks.reports.leaderboard`: ``results.csv/json/md``,
+  ``predictions.csv``, ``pairwise.csv``, ``splits.csv`` and ``run.json``;
+- :mod:`~benchmarks.reports.plots`: confusion matrices, ROC and PR curves;
+- :mod:`~benchmarks.reports.calibration_plots`: reliability diagrams;
+- :mod:`~benchmarks.reports.curves`: ``learning_curve.csv`` and its plot;
+- :mod:`~benchmarks.reports.ensemble`: ``ensemble.json`` and the leaderboard's
+  notes on an ensemble's members;
+- :mod:`~benchmarks.reports.html`: ``report.html`` and ``xray-bench report``.
+"""
+
+__all__ = []
