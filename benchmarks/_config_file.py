@@ -91,7 +91,8 @@ boolean); got "no"
     from benchmarks.runner import BenchmarkConfig
 
     try:
-        settings = json.loads(Path(path).read_text(encoding="utf-8"))
+        # utf-8-sig: editors on Windows save JSON with a byte-order mark
+        settings = json.loads(Path(path).read_text(encoding="utf-8-sig"))
     except OSError as error:
         raise FileNotFoundError(f"cannot read configuration file '{path}': "
                                 f"{error.strerror}") from None

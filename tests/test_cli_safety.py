@@ -290,3 +290,18 @@ def test_verbose_and_a_users_log_level_are_respected():
     env = {}
     silence_tensorflow(verbose=False, needs_tensorflow=False, environ=env)
     assert env["TF_CPP_MIN_LOG_LEVEL"] == "3"
+
+
+def test_config_file_with_a_byte_order_mark_is_read(tmp_path, monkeypatch):
+    seen = {}
+
+    def stop(config):
+        seen["models"] = config.models
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(runner, "_load_dataset", stop)
+    config = tmp_path / "settings.json"
+    config.write_bytes(b"\xef\xbb\xbf" + json.dumps({"models": ["edge-xgb"]}).encode())
+    code, _, stderr = _main(["run", "--config", config, "--out", tmp_path / "out"])
+    assert code == 2 and "stop here" in stderr and "not valid JSON" not in stderr
+    assert seen["models"] == ("edge-xgb",)
