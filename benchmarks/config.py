@@ -414,7 +414,7 @@ def read_config_file(path):
 boolean); got "no"
     """
     try:
-        settings = json.loads(Path(path).read_text(encoding="utf-8"))
+        settings = json.loads(Path(path).read_text(encoding="utf-8-sig"))
     except OSError as error:
         raise FileNotFoundError(f"cannot read configuration file '{path}': "
                                 f"{error.strerror}") from None

@@ -65,8 +65,8 @@ class Predictor:
                                  f"{type(info).__name__}")
         self.task = info.get("task") or getattr(self.model, "task_", "multiclass")
         self.load_size = _check_load_size(info.get("load_size"), info_path)
-        self.class_names, self.columns = _class_columns(self.model, info.get("class_names"),
-                                                        self.task)
+        self.class_names, self.columns = _class_columns(
+            self.model, _check_class_names(info.get("class_names"), info_path), self.task)
         self.has_guard = getattr(self.model, "ood_guard_", None) is not None
 
     def prepare(self, image):
@@ -241,6 +241,17 @@ def _check_load_size(load_size, info_path):
     raise ValueError(f"'{info_path}': load_size must be null, an integer from 8 to "
                      f"{MAX_IMAGE_SIZE} or a pair of them; got {load_size!r}. The model "
                      "folder is damaged or was not written by this toolkit.")
+
+
+def _check_class_names(class_names, info_path):
+    """None, or a list of distinct strings (a string would be read letter by letter)."""
+    if class_names is None or (isinstance(class_names, list)
+                               and all(isinstance(c, str) for c in class_names)
+                               and len(set(class_names)) == len(class_names)):
+        return class_names
+    raise ValueError(f"'{info_path}': class_names must be null or a list of distinct class "
+                     f"names; got {class_names!r}. The model folder is damaged or was not "
+                     "written by this toolkit.")
 
 
 def _explain_folder(explain_dir):

@@ -234,9 +234,11 @@ class OODGuard:
         Parameters
         ----------
         images : (N, H, W) ndarray or sequence of 2-D ndarray
-        colours : sequence of ((M, N, 3) ndarray or None), optional
+        colours : sequence of ((M, N, 3) ndarray, float or None), optional
             The RGB pixels of each image's source when it was a colour file
-            (``load_image(..., return_colour=True)``), for the colour check.
+            (``load_image(..., return_colour=True)``), for the colour check,
+            or their mean chroma (:func:`colour_chroma`) already measured, so
+            that a caller need not keep the pixels.
 
         Returns
         -------
@@ -254,7 +256,7 @@ class OODGuard:
 
     def _verdict(self, image, colour, vector, score):
         if colour is not None:
-            chroma = colour_chroma(colour)
+            chroma = float(colour) if isinstance(colour, numbers.Real) else colour_chroma(colour)
             if chroma > self.colour_limit:
                 return OODResult(score, True, f"colour image (mean chroma {chroma:.2f} > "
                                  f"{self.colour_limit:.2f}); radiographs are grayscale",

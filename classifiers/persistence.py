@@ -340,6 +340,7 @@ def load_model(path):
         directory = directory.parent
     sidecar = _read_sidecar(path, directory / SIDECAR_NAME)
     cls = _estimator_class(path, sidecar["estimator"])
+    _check_image_sizes(path, sidecar["params"])
     try:
         params = {k: decode_value(v) for k, v in dict(sidecar["params"]).items()}
         estimator = cls(**params)
@@ -347,7 +348,11 @@ def load_model(path):
     except (TypeError, ValueError, KeyError, ImportError, AttributeError) as exc:
         raise ModelLoadError(path, f"stored parameters or classes are invalid: {exc}") from exc
     estimator.task_ = sidecar["task"]
-    _check_library_versions(path, sidecar.get("versions") or {})
+    versions = sidecar.get("versions") or {}
+    if not isinstance(versions, dict):
+        raise ModelLoadError(path, f"{SIDECAR_NAME} 'versions' must be an object of library "
+                                   f"names and versions; got a {type(versions).__name__}")
+    _check_library_versions(path, versions)
     _verify_checksums(path, directory, sidecar)
     try:
         estimator._load_native(directory, sidecar)
@@ -386,6 +391,31 @@ def _read_sidecar(path, sidecar_path):
     if sidecar["task"] not in TASKS:
         raise ModelLoadError(path, f"task {sidecar['task']!r} is not one of {TASKS}")
     return sidecar
+
+
+def _check_image_sizes(path, params):
+    """Refuse a stored working size outside 8..MAX_IMAGE_SIZE (in any nested
+    estimator too), which would otherwise ask for petabytes at predict time."""
+    from xray_features._safety import MAX_IMAGE_SIZE
+
+    if not isinstance(params, dict):
+        raise ModelLoadError(path, f"{SIDECAR_NAME} 'params' must be an object; got a "
+                                   f"{type(params).__name__}")
+    for key, value in params.items():
+        if key == "image_size" and isinstance(value, dict) and "__tuple__" in value:
+            value = value["__tuple__"]
+        if isinstance(value, dict):
+            _check_image_sizes(path, value.get("params", {}) if "__estimator__" in value
+                               else value)
+            continue
+        if key != "image_size" or value is None:
+            continue
+        sides = value if isinstance(value, list) and len(value) == 2 else [value]
+        if not all(isinstance(s, int) and not isinstance(s, bool)
+                   and 8 <= s <= MAX_IMAGE_SIZE for s in sides):
+            raise ModelLoadError(path, f"{SIDECAR_NAME} params.image_size must be null, an "
+                                       f"integer from 8 to {MAX_IMAGE_SIZE} or a pair of "
+                                       f"them; got {value!r}")
 
 
 def _estimator_class(path, name):

@@ -309,7 +309,10 @@ min_child_weight, reg_lambda, tree_method
 def _train_booster(booster, X, y, fit_kwargs):
     """Fit ``booster`` (an ``xgboost.XGBClassifier``) in this process;
     return (booster, evals_result, best_iteration or None)."""
-    booster.fit(X, y, **fit_kwargs)
+    from classifiers._signals import signals_honoured
+
+    with signals_honoured():   # a signal during the matrix build is not lost
+        booster.fit(X, y, **fit_kwargs)
     if "eval_set" not in fit_kwargs:
         return booster, {}, None
     early = booster.get_params()["early_stopping_rounds"] is not None

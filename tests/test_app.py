@@ -243,3 +243,70 @@ def test_dicom_and_tiff_uploads_give_the_png_answer(client, film, tmp_path):
     assert len({r["label"] for r in results}) == 1
     probabilities = [r["probabilities"]["fracture"] for r in results]
     assert np.allclose(probabilities, probabilities[0])
+
+
+# --- the command line's checks before serving ------------------------------------------
+def _serve_main(argv):
+    import contextlib
+    import io
+
+    from benchmarks.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main([str(a) for a in argv])
+    return code, err.getvalue()
+
+
+def test_serve_without_the_app_extra_names_the_pip_command(model_dir, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)   # as if not installed
+    code, stderr = _serve_main(["serve", model_dir])
+    assert code == 2 and "Traceback" not in stderr
+    assert 'pip install "xray-bench[app]"' in stderr and "uvicorn" in stderr
+
+
+@pytest.mark.parametrize("port", ["70000", "0", "-1"])
+def test_serve_refuses_a_port_out_of_range(model_dir, port):
+    code, stderr = _serve_main(["serve", model_dir, "--port", port])
+    assert code == 2 and f"--port must be from 1 to 65535; got {port}" in stderr
+
+
+# --- spreadsheet formulas -----------------------------------------------------------
+@pytest.mark.parametrize("name", ["=1+1.png", "=HYPERLINK(1).png", "@SUM(A1).png",
+                                  "+1.png", "-1.png"])
+def test_csv_answers_do_not_carry_formulas(client, film, name):
+    import csv
+    import io
+
+    for response, table in [(post(client, (name, png(film)), format="csv"), None),
+                            (post(client, (name, png(film))), "csv")]:
+        assert response.status_code == 200
+        text = response.text if table is None else response.json()[table]
+        (row,) = list(csv.DictReader(io.StringIO(text)))
+        assert row["file"] == "'" + name and row["label"] == "fracture"
+
+
+# --- memory: decoded at the working size, a pixel budget per request ---------------------
+def test_large_films_are_decoded_small_and_the_request_pixel_budget_holds(model_dir):
+    import base64
+
+    limits = UploadLimits(max_bytes=300_000, max_pixels=2000 * 2000, max_files=3,
+                          max_request_pixels=3_000_000, max_decodes=1)
+    client = TestClient(create_app(model_dir, limits=limits, warm_up=False))
+    rgb = np.zeros((1500, 1200, 3), np.uint8)
+    rgb[..., 2] = 200                                 # red in OpenCV's BGR
+    big = png(rgb)
+    response = post(client, ("first.png", big), ("second.png", big))
+    assert response.status_code == 200
+    (result,) = response.json()["results"]
+    assert (result["width"], result["height"]) == (1200, 1500)
+    assert result["refused"] and "colour image" in result["ood"]["reason"]
+    preview = base64.b64decode(result["preview"].split(",", 1)[1])
+    assert max(cv2.imdecode(np.frombuffer(preview, np.uint8), 0).shape) <= 384
+    (error,) = response.json()["errors"]
+    assert error["name"] == "second.png" and error["status"] == 413
+    assert "pixel budget" in error["error"] and "--max-request-pixels" in error["error"]
+    with pytest.raises(ValueError, match="max_decodes must be a positive integer"):
+        UploadLimits(max_decodes=0)

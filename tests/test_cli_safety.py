@@ -291,3 +291,54 @@ def test_verbose_and_a_users_log_level_are_respected():
     env = {}
     silence_tensorflow(verbose=False, needs_tensorflow=False, environ=env)
     assert env["TF_CPP_MIN_LOG_LEVEL"] == "3"
+
+
+def test_config_file_with_a_byte_order_mark_is_read(tmp_path, monkeypatch):
+    seen = {}
+
+    def stop(config):
+        seen["models"] = config.models
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(runner, "_load_dataset", stop)
+    config = tmp_path / "settings.json"
+    config.write_bytes(b"\xef\xbb\xbf" + json.dumps({"models": ["edge-xgb"]}).encode())
+    code, _, stderr = _main(["run", "--config", config, "--out", tmp_path / "out"])
+    assert code == 2 and "stop here" in stderr and "not valid JSON" not in stderr
+    assert seen["models"] == ("edge-xgb",)
+
+
+_SIGNAL_IN_XGBOOST = """
+import os, signal, sys
+from pathlib import Path
+import xgboost.data
+from benchmarks.cli import main
+
+out, signum = Path(sys.argv[1]), int(sys.argv[2])
+real_next = xgboost.data.SingleBatchInternalIter.next
+sent = []
+
+def next_batch(self, input_data):
+    # The signal lands inside XGBoost's ctypes data callback, once a part is saved.
+    if not sent and list((out / "parts").glob("*.json")):
+        sent.append(signum)
+        os.kill(os.getpid(), signum)
+    return real_next(self, input_data)
+
+xgboost.data.SingleBatchInternalIter.next = next_batch
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+@pytest.mark.parametrize("signum, code, status", [(signal.SIGINT, 130, "interrupted"),
+                                                  (signal.SIGTERM, 143, "terminated")])
+def test_a_signal_inside_xgboosts_data_callback_ends_the_run(tmp_path, signum, code, status):
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-c", _SIGNAL_IN_XGBOOST, str(out), str(int(signum)), "run",
+         *PHANTOMS, "--models", "edge-xgb,hog-xgb", "--out", str(out), "--quiet"],
+        cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == code, result.stderr
+    assert "Exception ignored" not in result.stderr and "Traceback" not in result.stderr
+    assert json.loads((out / "run.json").read_text())["status"] == status
+    assert [p.name for p in (out / "parts").glob("*.json")] == ["edge-xgb__fold0.json"]

@@ -178,5 +178,8 @@ def test_labels_csv_found_inside_the_folder(tmp_path):
     assert ds.labels.tolist() == [0, 0, 1, 1]
     with pytest.raises(DatasetError, match="labels='nope.csv' is not a file"):
         load_dataset(tmp_path, labels="nope.csv")
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(DatasetError, match="labels='sub' is a directory, not a CSV file"):
+        load_dataset(tmp_path, labels="sub")
     with pytest.raises(TypeError, match="do not apply"):
         load_dataset(tmp_path, labels="labels.csv", image_dir=tmp_path)

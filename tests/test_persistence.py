@@ -123,6 +123,10 @@ def test_corrupted_sidecar(saved_binary, tmp_path):
     (lambda s: s["params"].update(no_such_param=1), "stored parameters .* invalid"),
     (lambda s: s["native"].update(file="../model.ubj"), "not a plain name"),
     (lambda s: s["native"].update(feature_names=["x"]), "different features"),
+    (lambda s: s.update(versions=["xgboost", "2.0"]), "'versions' must be an object"),
+    (lambda s: s.update(versions="xgboost 2.0"), "'versions' must be an object"),
+    (lambda s: s["params"].update(image_size=10 ** 9), "image_size must be null"),
+    (lambda s: s["params"].update(image_size=[64, 0]), "image_size must be null"),
 ])
 def test_tampered_sidecar(saved_binary, tmp_path, change, match):
     directory = copy_model(saved_binary[1], tmp_path / "m")
@@ -154,6 +158,8 @@ def test_library_major_version_change_warns(saved_binary, tmp_path):
 def test_whitelist_is_explicit():
     assert set(persistence.ESTIMATOR_CLASSES) == {
         "classifiers.xgb.FeatureXGBClassifier",
+        "classifiers.linear.LinearProbeClassifier",
+        "classifiers.hybrid.HybridXGBClassifier",
         "classifiers.keras_models.CNNClassifier",
         "classifiers.transfer.TransferClassifier",
         "classifiers.ensemble.EnsembleClassifier",

@@ -77,3 +77,17 @@ def test_tampered_load_size_is_refused_naming_input_json(model_dir, film, tmp_pa
         predict_files(copy, [film])
     code, _, stderr = _main(["predict", copy, film])
     assert code == 2 and "load_size" in stderr and "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("class_names", ["abcd", ["a", 1], ["a", "a"], {"a": 0}])
+def test_tampered_class_names_are_refused_naming_input_json(model_dir, film, tmp_path,
+                                                            class_names):
+    copy = tmp_path / "model"
+    shutil.copytree(model_dir, copy)
+    info = json.loads((copy / "input.json").read_text())
+    info["class_names"] = class_names
+    (copy / "input.json").write_text(json.dumps(info))
+    with pytest.raises(ValueError, match=r"input\.json'.*class_names must be null or a list"):
+        predict_files(copy, [film])
+    code, _, stderr = _main(["predict", copy, film])
+    assert code == 2 and "class_names" in stderr and "Traceback" not in stderr

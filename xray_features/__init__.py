@@ -19,7 +19,8 @@ __getattr__, __dir__, __all__ = _lazy.attach(
     submodules=["io", "preprocess", "enhance", "synthetic", "edges", "hog", "texture",
                 "combine", "batch", "stream", "image_source"],
     submod_attrs={
-        "io": ["ImageLoadError", "load_image", "load_image_bytes", "save_image"],
+        "io": ["ImageLoadError", "load_image", "load_image_bytes", "load_image_bytes_reduced",
+               "ReducedImage", "save_image"],
         "preprocess": [
             "to_float32", "to_uint8", "resize", "resize_with_padding",
             "rescale_to_unit", "rescale_to_symmetric", "split_into_tiles",

@@ -30,6 +30,7 @@ sample, known from the header -- before decoding (``max_decoded_bytes``).
 
 import io as _io
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,8 @@ from xray_features._safety import (DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_FILE_B
 from xray_features._validation import check_image, check_positive_int
 from xray_features.preprocess import to_float32, to_uint8
 
-__all__ = ["ImageLoadError", "load_image", "load_image_bytes", "save_image"]
+__all__ = ["ImageLoadError", "load_image", "load_image_bytes", "load_image_bytes_reduced",
+           "ReducedImage", "save_image"]
 
 #: Default pixel limit of :func:`load_image`: 8192 x 8192, above every
 #: clinical radiography detector and below Pillow's own decompression-bomb
@@ -210,23 +212,112 @@ def load_image_bytes(data, *, name="<bytes>", as_float=False, max_pixels=DEFAULT
                    return_colour=return_colour)
 
 
+@dataclass(frozen=True)
+class ReducedImage:
+    """An image decoded at a bounded size (:func:`load_image_bytes_reduced`).
+
+    Attributes
+    ----------
+    image : (M, N) uint8 ndarray
+        At most ``max_side`` pixels on its longer side.
+    colour : (M, N, 3) uint8 ndarray or None
+        The RGB pixels of a colour source at the same size; None for gray.
+    source_shape : (int, int)
+        Height and width of the file's full-size image.
+    """
+
+    image: np.ndarray
+    colour: object
+    source_shape: tuple
+
+
+def load_image_bytes_reduced(data, *, max_side, name="<bytes>", max_pixels=DEFAULT_MAX_PIXELS,
+                             max_decoded_bytes=DEFAULT_MAX_DECODED_BYTES):
+    """Decode an image held in memory to at most ``max_side`` pixels a side.
+
+    As :func:`load_image_bytes` with ``return_colour=True``, but the full-size
+    pixels are never all kept: JPEG is decoded at a reduced scale by the
+    decoder itself, other rasters are reduced by an integer box filter right
+    after decoding, before any colour or gray copy is made, and what is
+    still larger (DICOM, 16-bit colour) is area-resized. The aspect ratio is
+    kept; images already small enough are returned as decoded.
+
+    Parameters
+    ----------
+    data : bytes, bytearray or memoryview
+    max_side : int
+        Longest side of the returned image.
+    name, max_pixels, max_decoded_bytes
+        As in :func:`load_image_bytes`.
+
+    Returns
+    -------
+    ReducedImage
+
+    Raises
+    ------
+    ImageLoadError
+        As :func:`load_image_bytes`.
+
+    Examples
+    --------
+    >>> import cv2
+    >>> png = cv2.imencode(".png", np.full((400, 1000), 200, np.uint8))[1].tobytes()
+    >>> reduced = load_image_bytes_reduced(png, max_side=100)
+    >>> reduced.image.shape, reduced.source_shape, int(reduced.image[0, 0])
+    ((40, 100), (400, 1000), 200)
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data must be bytes; got {type(data).__name__}.")
+    limits = (check_positive_int(max_pixels, name="max_pixels"),
+              check_positive_int(max_decoded_bytes, name="max_decoded_bytes"))
+    max_side = check_positive_int(max_side, name="max_side")
+    shape = []
+    image, colour = _decode(bytes(data), str(name), "", as_float=False, limits=limits,
+                            return_colour=True, max_side=max_side, source_shape=shape)
+    return ReducedImage(_fit(image, max_side), None if colour is None else _fit(colour, max_side),
+                        tuple(shape[0]))
+
+
+def _fit(array, max_side):
+    """Area-resize ``array`` so its longer side is at most ``max_side``."""
+    height, width = array.shape[:2]
+    if max(height, width) <= max_side:
+        return array
+    import cv2
+
+    scale = max_side / max(height, width)
+    return cv2.resize(array, (max(1, round(width * scale)), max(1, round(height * scale))),
+                      interpolation=cv2.INTER_AREA)
+
+
 def _check_options(as_float, return_colour):
     for value, label in ((as_float, "as_float"), (return_colour, "return_colour")):
         if not isinstance(value, (bool, np.bool_)):
             raise TypeError(f"{label} must be True or False; got {value!r}.")
 
 
-def _decode(data, path, suffix, *, as_float, limits, return_colour):
-    """Decode file bytes to the 2-D image (and the colour pixels when asked)."""
+def _decode(data, path, suffix, *, as_float, limits, return_colour, max_side=None,
+            source_shape=None):
+    """Decode file bytes to the 2-D image (and the colour pixels when asked).
+
+    With ``max_side``, rasters are reduced while or right after decoding
+    (see :func:`load_image_bytes_reduced`); ``source_shape``, a list, gets
+    the full-size (height, width).
+    """
     if not data:
         raise ImageLoadError(path, "file is empty (0 bytes)")
     colour = []  # filled by the decoders with the RGB pixels of a colour source
+    shape = [] if source_shape is None else source_shape
     if data[128:132] == b"DICM":
         unit = _load_dicom(data, path, limits, force=False, colour=colour)
+        shape.append(unit.shape[:2])
     else:
-        image = _load_raster(data, path, limits, suffix, colour=colour)
+        image = _load_raster(data, path, limits, suffix, colour=colour, max_side=max_side,
+                             source_shape=shape)
         if image is None:  # not a raster format, but named like DICOM
             unit = _load_dicom(data, path, limits, force=True, colour=colour)
+            shape.append(unit.shape[:2])
         else:
             image = to_float32(image) if as_float else to_uint8(image)
             return (image, colour[0] if colour else None) if return_colour else image
@@ -234,7 +325,7 @@ def _decode(data, path, suffix, *, as_float, limits, return_colour):
     return (image, colour[0] if colour else None) if return_colour else image
 
 
-def _load_raster(data, path, limits, suffix, colour=None):
+def _load_raster(data, path, limits, suffix, colour=None, max_side=None, source_shape=None):
     """Decode a Pillow-readable file to a 2-D uint8/uint16/float array.
 
     Returns None for an unrecognised format when the file is named like
@@ -256,6 +347,8 @@ def _load_raster(data, path, limits, suffix, colour=None):
         raise ImageLoadError(path, f"corrupt image header ({exc})") from exc
     width, height = picture.size
     _check_pixels(path, height, width, limits[0])
+    if source_shape is not None:
+        source_shape.append((height, width))
     # Pillow reduces 16-bit colour to 8 bits; the raw mode (known before
     # loading) tells, and OpenCV then decodes at full depth.
     tile = getattr(picture, "tile", None)
@@ -267,13 +360,25 @@ def _load_raster(data, path, limits, suffix, colour=None):
         if frames > 1:
             raise ImageLoadError(path, f"multi-page {picture.format} file ({frames} "
                                  "pages); save each page as its own file")
+        if max_side and picture.format == "JPEG" and picture.mode in ("L", "RGB"):
+            # libjpeg decodes at 1/2, 1/4 or 1/8 scale, never below the request
+            scale = max_side / max(width, height)
+            picture.draft(picture.mode, (round(width * scale), round(height * scale)))
         picture.load()
-        picture = ImageOps.exif_transpose(picture)
+        ImageOps.exif_transpose(picture, in_place=True)  # no full-size copy
     except ImageLoadError:
         raise
     except Exception as exc:
         raise ImageLoadError(path, f"truncated or corrupt {picture.format} data "
                              f"({exc})") from exc
+    factor = max(picture.size) // max_side if max_side and not deep_colour else 1
+    if factor >= 2 and picture.mode not in ("P", "PA", "1"):
+        # An integer box reduction frees the full-size pixels before any
+        # colour or gray copy of them is made.
+        try:
+            picture = picture.reduce(factor)
+        except ValueError:  # a mode Pillow cannot reduce: area-resized later
+            pass
     if colour is not None and picture.mode in ("RGB", "RGBA", "P", "PA", "CMYK", "YCbCr",
                                                 "LAB", "HSV"):
         colour.append(np.asarray(picture.convert("RGB")))

@@ -51,7 +51,6 @@ PAGE = """<!doctype html>
 <script>
 "use strict";
 let lastResults = [];
-let classNames = [];
 const $ = (id) => document.getElementById(id);
 
 function esc(text) {
@@ -61,7 +60,6 @@ function esc(text) {
 async function loadInfo() {
   const r = await fetch("/api/info");
   const info = await r.json();
-  classNames = info.classes;
   $("model").textContent = `Model: ${info.estimator} (${info.task}; classes: ${info.classes.join(", ")}). ` +
     `Out-of-distribution check: ${info.ood_guard ? info.ood_mode : "no guard (model saved by an earlier version)"}. ` +
     `Limits: ${info.limits.max_files} files, ${info.limits.max_file_mb} MB and ${info.limits.max_pixels} pixels per file.`;
@@ -94,21 +92,6 @@ function render() {
   $("results").hidden = lastResults.length === 0;
 }
 
-function toCsv() {
-  const cols = ["file", "sha256", "label", "probability", ...classNames.map((c) => "proba_" + c),
-                "ood_score", "ood_flag", "ood_reason"];
-  const q = (v) => { const s = v === null || v === undefined ? "" : String(v);
-                     return /[",\\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s; };
-  const lines = [cols.join(",")];
-  for (const r of lastResults) {
-    const p = r.probabilities || {};
-    lines.push([r.name, r.sha256, r.refused ? "" : r.label, r.refused ? "" : r.probability,
-                ...classNames.map((c) => p[c] ?? ""), r.ood ? r.ood.score : "",
-                r.ood ? r.ood.flagged : "", r.ood ? r.ood.reason : ""].map(q).join(","));
-  }
-  return lines.join("\\n") + "\\n";
-}
-
 async function predict() {
   const files = $("files").files;
   $("errors").textContent = "";
@@ -130,7 +113,8 @@ async function predict() {
       lastResults = data.results;
       render();
       $("errors").textContent = (data.errors || []).map((e) => `${e.name}: ${e.error}`).join("\\n");
-      const blob = new Blob([toCsv()], {type: "text/csv"});
+      // The server writes the CSV (formula-like names made safe there).
+      const blob = new Blob([data.csv], {type: "text/csv"});
       $("download-csv").href = URL.createObjectURL(blob);
       $("download-csv").hidden = false;
     }

@@ -19,21 +19,35 @@ Routes
     ``sha256`` (the file's identity: its content, not its name), ``width``,
     ``height``, ``label``, ``probability``, ``probabilities``, ``ood``
     (``score``, ``flagged``, ``reason``, ``check``; null when off),
-    ``refused``, ``preview`` and ``overlay`` (PNG data URLs). Files that
+    ``refused``, ``preview`` and ``overlay`` (PNG data URLs); and ``csv``,
+    the same table as ``format=csv`` (the page's "Download CSV"). Files that
     cannot be read are listed in ``errors`` with a message and a status;
     when no file could be read the answer is that status: 413 (file or
-    image too large), 415 (not an image), 422 (corrupt or truncated), 400
-    (no files or too many).
+    image too large, or the request's pixel budget spent), 415 (not an
+    image), 422 (corrupt or truncated), 400 (no files or too many).
+
+Memory
+------
+Each file is decoded to at most the side the model works at (its
+``input.json`` load size or its ``image_size``) or the preview side,
+whichever is larger, as early as its decoder allows (see
+:func:`xray_features.io.load_image_bytes_reduced`); its colour pixels are
+reduced to one number (the mean chroma of the OOD colour check) as soon as
+it is decoded. So a request keeps a few small images per file, the
+full-size pixels of one file exist only while it is decoded, and at most
+``UploadLimits.max_decodes`` files are decoded at once on the whole server;
+``UploadLimits.max_request_pixels`` bounds the decoding work of a request.
 """
 
 import base64
 import hashlib
-import io
 import threading
 
 import numpy as np
 
+from benchmarks.app._page import PAGE
 from benchmarks.app._uploads import UploadError, UploadLimits, read_uploads
+from benchmarks.results.csv_cells import frame_to_csv
 
 __all__ = ["create_app"]
 
@@ -43,7 +57,7 @@ _PREVIEW_SIDE = 384
 def _status_of(reason):
     if reason.startswith("not a recognised image format") or "not an image" in reason:
         return 415
-    if "max_pixels" in reason or reason.startswith("image too large"):
+    if "max_pixels" in reason or "pixel budget" in reason or reason.startswith("image too"):
         return 413
     return 422
 
@@ -67,6 +81,23 @@ def _finite(value):
     return None if value is None or not np.isfinite(value) else float(value)
 
 
+def _working_side(predictor):
+    """The longest side an upload is decoded at: the model's working size or
+    the preview's, whichever is larger (the model's input pipeline resizes
+    from there)."""
+    sides = [_PREVIEW_SIDE]
+    models = [predictor.model, *getattr(predictor.model, "estimators_", [])]
+    for size in [predictor.load_size] + [_model_size(model) for model in models]:
+        if size is not None:
+            sides.extend(size if isinstance(size, (list, tuple)) else [size])
+    return int(max(sides))
+
+
+def _model_size(model):
+    resolved = getattr(model, "_resolved_image_size", None)
+    return resolved() if resolved is not None else getattr(model, "image_size", None)
+
+
 class _Service:
     """The loaded model and the work of one request (one at a time: Keras
     models are not safe to call from several threads at once)."""
@@ -80,6 +111,8 @@ class _Service:
         self.ood = ood
         self.limits = limits
         self.lock = threading.Lock()
+        self.decoding = threading.BoundedSemaphore(limits.max_decodes)
+        self.side = _working_side(self.predictor)
 
     def info(self):
         model = self.predictor.model
@@ -93,30 +126,45 @@ class _Service:
         real request does not pay for graph building."""
         rng = np.random.default_rng(0)
         dummy = rng.integers(40, 200, (96, 96), dtype=np.uint8)
-        self.analyse([("warm-up", dummy.tobytes(), dummy, None)], explain=True)
+        self.analyse([("warm-up", dummy.tobytes(), dummy, None, dummy.shape)], explain=True)
 
     def decode(self, uploads):
-        from xray_features.io import ImageLoadError, load_image_bytes
+        """Decode each upload at the working side; drop its bytes once done."""
+        from classifiers.ood import colour_chroma
+        from xray_features.io import ImageLoadError, load_image_bytes_reduced
 
-        decoded, errors = [], []
+        decoded, errors, budget = [], [], self.limits.max_request_pixels
         for upload in uploads:
-            data = bytes(upload.data)
+            data, upload.data = upload.data, bytearray()
             digest = hashlib.sha256(data).hexdigest()
+            allowed = min(self.limits.max_pixels, budget)
             try:
-                image, colour = load_image_bytes(data, name=upload.name,
-                                                 max_pixels=self.limits.max_pixels,
-                                                 return_colour=True)
+                with self.decoding:
+                    reduced = load_image_bytes_reduced(data, name=upload.name,
+                                                       max_side=self.side,
+                                                       max_pixels=max(1, allowed))
             except ImageLoadError as error:
+                reason = error.reason
+                if allowed < self.limits.max_pixels and "max_pixels" in reason:
+                    reason = (f"the request's pixel budget ({self.limits.max_request_pixels} "
+                              f"pixels, --max-request-pixels) is spent; {budget} pixels were "
+                              "left for this file: send it in another request")
                 errors.append({"name": upload.name, "sha256": digest,
-                               "status": _status_of(error.reason), "error": error.reason})
+                               "status": _status_of(reason), "error": reason})
                 continue
-            decoded.append((upload.name, digest, self.predictor.prepare(image), colour))
+            del data
+            height, width = reduced.source_shape
+            budget -= height * width
+            # The colour check needs one number: keep it, not the pixels.
+            chroma = None if reduced.colour is None else colour_chroma(reduced.colour)
+            decoded.append((upload.name, digest, self.predictor.prepare(reduced.image), chroma,
+                            reduced.source_shape))
         return decoded, errors
 
     def analyse(self, decoded, *, explain):
         from classifiers.explanations import overlay
 
-        names, digests, images, colours = zip(*decoded)
+        names, digests, images, colours, shapes = zip(*decoded)
         with self.lock:
             rows, explanations = self.predictor.predict(list(images), colours=list(colours),
                                                         ood=self.ood, explain=explain)
@@ -128,7 +176,7 @@ class _Service:
                 name: float(row[f"proba_{name}"]) for name in self.predictor.class_names}
             result = {
                 "name": names[i], "sha256": digests[i],
-                "width": int(image.shape[1]), "height": int(image.shape[0]),
+                "width": int(shapes[i][1]), "height": int(shapes[i][0]),
                 "label": None if refused else row["label"],
                 "probability": None if refused else _finite(row["probability"]),
                 "probabilities": probabilities,
@@ -152,20 +200,20 @@ def _display(image):
 
 
 def _csv(results, class_names):
-    import csv
+    """The results as CSV, through the toolkit's one CSV writer, so that a file
+    named ``=1+1.png`` is not run as a formula by a spreadsheet."""
+    import pandas as pd
 
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["file", "sha256", "label", "probability",
-                     *[f"proba_{c}" for c in class_names], "ood_score", "ood_flag",
-                     "ood_reason"])
+
+    columns = ["file", "sha256", "label", "probability", *[f"proba_{c}" for c in class_names],
+               "ood_score", "ood_flag", "ood_reason"]
+    rows = []
     for r in results:
         ood = r["ood"] or {}
-        writer.writerow([r["name"], r["sha256"], r["label"] or "", r["probability"] or "",
-                         *[r["probabilities"].get(c, "") for c in class_names],
-                         "" if ood.get("score") is None else ood["score"],
-                         ood.get("flagged", ""), ood.get("reason", "")])
-    return buffer.getvalue()
+        rows.append([r["name"], r["sha256"], r["label"] or "", r["probability"],
+                     *[r["probabilities"].get(c) for c in class_names], ood.get("score"),
+                     ood.get("flagged", ""), ood.get("reason", "")])
+    return frame_to_csv(pd.DataFrame(rows, columns=columns))
 
 
 def create_app(model_dir, *, ood="refuse", limits=None, warm_up=True):
@@ -199,7 +247,6 @@ def create_app(model_dir, *, ood="refuse", limits=None, warm_up=True):
     from fastapi.concurrency import run_in_threadpool
     from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 
-    from benchmarks.app._page import PAGE
 
     limits = UploadLimits() if limits is None else limits
     if not isinstance(limits, UploadLimits):
@@ -238,9 +285,9 @@ def create_app(model_dir, *, ood="refuse", limits=None, warm_up=True):
                 f"none of the {len(errors)} files could be read as an image"
             return JSONResponse({"detail": detail, "errors": errors}, status_code=status)
         results = await run_in_threadpool(service.analyse, decoded, explain=explain)
+        table = _csv(results, service.predictor.class_names)
         if format == "csv":
-            return PlainTextResponse(_csv(results, service.predictor.class_names),
-                                     media_type="text/csv")
-        return {"results": results, "errors": errors}
+            return PlainTextResponse(table, media_type="text/csv")
+        return {"results": results, "errors": errors, "csv": table}
 
     return app

@@ -13,7 +13,7 @@ __all__ = ["UploadLimits", "UploadError", "Upload", "read_uploads"]
 
 @dataclass(frozen=True)
 class UploadLimits:
-    """Limits of one request.
+    """Limits of one request, and of the decoding the whole server does at once.
 
     Attributes
     ----------
@@ -24,15 +24,40 @@ class UploadLimits:
         (decompression bombs).
     max_files : int
         Most files per request.
+    max_request_pixels : int
+        Pixels (from the headers) a request may have decoded in all; files
+        beyond the budget get a 413 entry in ``errors``.
+    max_decodes : int
+        Files decoded at the same time on the server, over all requests: a
+        file's full-size pixels exist only while it is decoded, so this
+        bounds the server's peak memory (about 260 MB for an 8192 x 8192
+        RGB PNG).
+
+    Raises
+    ------
+    ValueError
+        If a limit is not a positive integer.
     """
 
     max_bytes: int = 50 * 1024 * 1024
     max_pixels: int = 8192 * 8192
     max_files: int = 32
+    max_request_pixels: int = 4 * 8192 * 8192
+    max_decodes: int = 1
+
+    def __post_init__(self):
+        for name in ("max_bytes", "max_pixels", "max_files", "max_request_pixels",
+                     "max_decodes"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"UploadLimits.{name} must be a positive integer; got "
+                                 f"{value!r}")
 
     def describe(self):
         return {"max_file_mb": round(self.max_bytes / 2 ** 20, 2),
-                "max_pixels": self.max_pixels, "max_files": self.max_files}
+                "max_pixels": self.max_pixels, "max_files": self.max_files,
+                "max_request_pixels": self.max_request_pixels,
+                "max_decodes": self.max_decodes}
 
 
 class UploadError(ValueError):

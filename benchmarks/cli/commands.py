@@ -432,16 +432,30 @@ def _add_serve_parser(commands):
                        help="largest image in pixels (default 8192*8192)")
     serve.add_argument("--max-files", type=int, default=32,
                        help="most files per request (default 32)")
+    serve.add_argument("--max-request-pixels", type=int, default=4 * 8192 * 8192,
+                       help="pixels one request may have decoded in all (default "
+                       "4*8192*8192); files beyond get a 413 entry")
+    serve.add_argument("--max-decodes", type=int, default=1,
+                       help="files decoded at once on the whole server, which bounds its "
+                       "memory (default 1: about 260 MB for an 8192x8192 RGB PNG)")
     return serve
 
 
 def _serve(args, command):
-    from benchmarks.app import UploadLimits, serve
+    from benchmarks.app import UploadLimits, require_app_extra, serve
 
-    if args.max_file_mb <= 0 or args.max_pixels < 1 or args.max_files < 1:
-        raise ValueError("--max-file-mb, --max-pixels and --max-files must be positive")
+    if not 1 <= args.port <= 65535:
+        raise ValueError(f"--port must be from 1 to 65535; got {args.port}")
+    limits = {"--max-pixels": args.max_pixels, "--max-files": args.max_files,
+              "--max-request-pixels": args.max_request_pixels,
+              "--max-decodes": args.max_decodes}
+    if args.max_file_mb <= 0 or min(limits.values()) < 1:
+        raise ValueError(f"--max-file-mb, {', '.join(limits)} must be positive")
+    require_app_extra()
     limits = UploadLimits(max_bytes=int(args.max_file_mb * 2 ** 20),
-                          max_pixels=args.max_pixels, max_files=args.max_files)
+                          max_pixels=args.max_pixels, max_files=args.max_files,
+                          max_request_pixels=args.max_request_pixels,
+                          max_decodes=args.max_decodes)
     serve(args.model, host=args.host, port=args.port, ood=args.ood, limits=limits)
     return 0
 # --- end serve ---------------------------------------------------------------------------

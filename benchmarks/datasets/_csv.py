@@ -219,8 +219,12 @@ def load_folder_with_csv(source, *, labels, **options):
     """
     folder = os.fspath(source)
     csv_path = os.fspath(labels)
-    if not os.path.isfile(csv_path) and os.path.isfile(os.path.join(folder, csv_path)):
+    if not os.path.exists(csv_path) and os.path.exists(os.path.join(folder, csv_path)):
         csv_path = os.path.join(folder, csv_path)
+    if os.path.isdir(csv_path):
+        raise DatasetError(f"load_dataset: labels={labels!r} is a directory, not a CSV file; "
+                           f"give the CSV of image names and labels for the folder "
+                           f"{folder!r}.")
     if not os.path.isfile(csv_path):
         raise DatasetError(f"load_dataset: labels={labels!r} is not a file; give the CSV of "
                            f"image names and labels for the folder {folder!r}.")
