@@ -183,7 +183,6 @@ class BackboneEmbeddings(ImageFeatures):
         return self._run(images, pooled=False)
 
     def _run(self, images, *, pooled):
-
         height, width = images.shape[1:3]
         weights = None if self.weights is None else str(self.weights)
         net = _network(self.backbone, height, width, weights, pooled)

@@ -82,8 +82,6 @@ class FeatureInputMixin:
         return X
 
     def _extract(self, stack):
-
-
         X, _ = extract_features(stack, self.extractor_, n_jobs=self.feature_n_jobs,
                                 cache_dir=feature_cache_dir(self.cache_dir), strict=True,
                                 progress=False)

@@ -1,8 +1,7 @@
 """Handcrafted and deep features in one model: XGBoost with a deep score.
 
 Pasting 1280 embedding numbers beside a few hundred handcrafted features
-and handing both to XGBoost does not beat the embeddings alone (on
-pneumonia224, AUC 0.983 against the linear probe's 0.988): the trees split
+and handing both to XGBoost does not beat the embeddings alone: the trees split
 on single embedding dimensions, each of which means little, and the
 handcrafted features drown. The deep features are at their best *together*,
 in a linear direction, which is what the linear probe
@@ -19,8 +18,8 @@ fold* (``n_folds`` probes, each scoring films it did not see), so the trees
 correct the score the probe gives to new films, not the over-confident one
 it gives to the films it was fitted on; on new films it comes from one
 probe fitted on every training film. (A first design fed the score to the
-trees as one more feature: on pneumonia224 it scored AUC 0.984, below the
-probe's 0.988, because the trees cut the score into a few steps.)
+trees as one more feature: on pneumonia224 it scored below the probe,
+because the trees cut the score into a few steps.)
 
 Each prediction's logit is then the deep score plus the trees' exact
 per-feature contributions (SHAP values), so
@@ -278,7 +277,6 @@ tree_method, n_jobs, feature_n_jobs, cache_dir, random_state
         return {**native, "extra_files": [_PROBE_FILE]}
 
     def _load_native(self, directory, sidecar):
-
         super()._load_native(directory, sidecar)
         native = sidecar.get("native") or {}
         extra = native.get("extra_files") or [_PROBE_FILE]

@@ -254,8 +254,6 @@ class LinearProbeClassifier(FeatureInputMixin, ImageClassifierMixin, ClassifierM
             contributions = np.concatenate([-contributions, contributions], axis=1)
         maps = np.zeros((len(X), proba.shape[1], *size), np.float32)
         if isinstance(self.extractor_, BackboneEmbeddings):
-
-
             work = self.extractor_._working_size()
             batch = np.stack([_to_255(working_image(image, work)) for image in stack])
             features = self.extractor_.feature_maps(batch).astype(np.float64)

@@ -240,7 +240,6 @@ mixed_precision, random_state, tta
 
     # ---------------------------------------------------------- model
     def _make_backbone(self, input_shape):
-
         spec, source = self._spec(), self._weights_source()
         self.pretrained_weights_ = weights_record(source, spec.application)
         return build_backbone(spec.application, source, tuple(input_shape[:2]) + (3,),
