@@ -22,6 +22,7 @@ from benchmarks.evaluation.scoring import ScoringSettings, score_part
 from benchmarks.evaluation.splits import Split
 from benchmarks.parts.calibrated import calibrated_part
 from benchmarks.parts.ensemble import check_ensemble_splits, ensemble_is_stale, ensemble_part
+from benchmarks.parts.plan import plan_parts
 from benchmarks.parts.record import PartResult, failed_result
 from benchmarks.results.outdir import (check_not_inside_data, claim_output_folder,
                                        record_outputs, write_output)
@@ -86,10 +87,8 @@ def run_benchmark(config=None, *, command=None, **options):
     curve = _plan_curve(dataset, splits, config)
     store = ResultStore(out, _fingerprint(dataset, config), fresh=config.fresh)
     by_fold = {split.fold: split for split in splits}
-    parts = [(split, name, None) for split in splits for name in config.models]
-    parts += [(by_fold[point.fold], name, point)  # learning-curve points ("all" is above)
-              for point in curve if point.key for name in config.models]
-    parts.sort(key=lambda part: part[1] == ENSEMBLE)  # after its members, from their results
+    parts = [(by_fold[part.fold], part.model, part.point)
+             for part in plan_parts(config.models, by_fold, curve)]
     done = {(name, split.fold, point.key if point else ""):
             _is_done(store, name, split, config, point)
             for split, name, point in parts}  # checks every part's parameters before any work

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.parts.plan import planned_rows
+
 __all__ = ["write_html_report", "render_html_report", "rebuild_outputs"]
 
 _STYLE = """
@@ -119,16 +121,11 @@ def _markdown(text):
     return "\n".join(parts)
 
 
-def _expected_parts(run):
+def _planned_rows(run):
     """(model, fold) pairs the run's configuration asks for."""
-    from benchmarks.reports.leaderboard import run_model_names
-
     config = run.get("config") or {}
-    models = config.get("models") or []
-    method = config.get("calibrate")
-    names = run_model_names(models, method)
     n_splits = (run.get("leakage") or {}).get("n_splits") or config.get("cv") or 1
-    return [(name, fold) for name in names for fold in range(int(n_splits))]
+    return planned_rows(config.get("models") or [], int(n_splits), config.get("calibrate"))
 
 
 def _status_section(out, run):
@@ -136,7 +133,7 @@ def _status_section(out, run):
 
     records, _ = read_parts(out / "parts")
     finished = {(r["model"], r["fold"]): r["row"].get("error", "") for r in records}
-    expected = _expected_parts(run) if run else sorted(finished)
+    expected = _planned_rows(run) if run else sorted(finished)
     missing = [part for part in expected if part not in finished]
     failed = [(part, error) for part, error in finished.items() if error]
     status = (run or {}).get("status", "unknown (no run.json)")

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.evaluation.scoring import extra_metrics
+from benchmarks.parts.plan import run_model_names
 from benchmarks.reports.ensemble import ensemble_notes, write_ensemble_record
 from benchmarks.results.csv_cells import frame_to_csv
 from benchmarks.results.outdir import record_outputs, write_output
@@ -27,20 +28,6 @@ __all__ = ["write_outputs", "write_run_record", "write_splits",
 RESULT_COLUMNS = ("model", "fold", "accuracy", "balanced_accuracy", "precision", "recall",
                   "specificity", "f1", "roc_auc", "average_precision", "threshold",
                   "fit_seconds", "predict_seconds", "error", "ece", "brier")
-
-
-def run_model_names(models, calibrate=None):
-    """The models of a run in order, each followed by its post-hoc
-    calibrated version (``<model>+<method>``) when ``calibrate`` names a method.
-
-    Examples
-    --------
-    >>> run_model_names(["hog-xgb", "cnn"], "isotonic")
-    ['hog-xgb', 'hog-xgb+isotonic', 'cnn', 'cnn+isotonic']
-    """
-    method = calibrate
-    return [variant for name in models
-            for variant in ((name, f"{name}+{method}") if method else (name,))]
 
 
 def write_outputs(out, store, dataset, config):
