@@ -24,6 +24,7 @@ from benchmarks.parts.calibrated import calibrated_part
 from benchmarks.parts.ensemble import check_ensemble_splits, ensemble_is_stale, ensemble_part
 from benchmarks.parts.plan import plan_parts
 from benchmarks.parts.record import PartResult, failed_result
+from benchmarks.reports.saved import SavedParts, SavedRun
 from benchmarks.results.outdir import (check_not_inside_data, claim_output_folder,
                                        record_outputs, write_output)
 from benchmarks.results.predictions_table import prediction_frame
@@ -167,7 +168,8 @@ def run_benchmark(config=None, *, command=None, **options):
             finish(number, label, key, name, split, part_key, result,
                    time.perf_counter() - part_started)
         report_started = time.perf_counter()
-        results = write_outputs(out, store, dataset, config)
+        results = write_outputs(out, SavedParts.from_store(store),
+                                SavedRun.from_config(dataset, config))
         if curve:
             from benchmarks.reports.curves import write_learning_curve
 
