@@ -1,7 +1,9 @@
 """From predictions to outputs: each part's metrics row and predictions
-table, then the run's tables, leaderboard, plots, ``predictions.csv``,
-``splits.csv`` and ``run.json``. Everything here works on scores and saved
-results, never on live models, so the outputs can be rebuilt at any time."""
+table, then the run's tables, leaderboard (``results.md``, the table of
+:mod:`benchmarks.reports.table`), plots, ``predictions.csv``, ``splits.csv``
+and ``run.json``. Everything here works on scores and saved results (the
+records of :mod:`benchmarks.reports.saved`), never on live models, so the
+outputs can be rebuilt at any time."""
 
 import json
 import os
@@ -14,7 +16,6 @@ import numpy as np
 from benchmarks.evaluation.scoring import extra_metrics
 from benchmarks.parts.plan import run_model_names
 from benchmarks.reports.ensemble import write_ensemble_record
-from benchmarks.reports.saved import SavedParts, SavedRun
 from benchmarks.reports.table import leaderboard_markdown, leaderboard_table
 from benchmarks.results.csv_cells import frame_to_csv
 from benchmarks.results.outdir import record_outputs, write_output
