@@ -22,14 +22,17 @@ from benchmarks.evaluation.scoring import ScoringSettings, score_part
 from benchmarks.evaluation.splits import Split
 from benchmarks.parts.calibrated import calibrated_part
 from benchmarks.parts.ensemble import check_ensemble_splits, ensemble_is_stale, ensemble_part
+from benchmarks.parts.plan import plan_parts
 from benchmarks.parts.record import PartResult, failed_result
+from benchmarks.reports.saved import SavedParts, SavedRun
 from benchmarks.results.outdir import (check_not_inside_data, claim_output_folder,
                                        record_outputs, write_output)
 from benchmarks.results.predictions_table import prediction_frame
 from benchmarks.results.store import ResultStore
 from xray_features.utils import make_folders
 
-__all__ = ["BenchmarkConfig", "run_benchmark", "DEFAULT_MODELS", "RunTerminated"]
+__all__ = ["BenchmarkConfig", "ResolvedConfig", "run_benchmark", "resolve_config",
+           "DEFAULT_MODELS", "RunTerminated"]
 
 
 class RunTerminated(KeyboardInterrupt):
@@ -42,7 +45,8 @@ def run_benchmark(config=None, *, command=None, **options):
     Parameters
     ----------
     config : BenchmarkConfig, optional
-        The run's settings; keyword ``options`` override its fields.
+        The run's settings; keyword ``options`` override its fields. A
+        :class:`ResolvedConfig` without ``options`` runs as it is.
     command : list of str, optional
         The command line recorded in ``run.json`` (default ``sys.argv``).
     **options
@@ -70,7 +74,8 @@ def run_benchmark(config=None, *, command=None, **options):
     """
     from benchmarks.reports.leaderboard import write_outputs, write_run_record, write_splits
 
-    config = _resolve_config(config, options)
+    if options or not isinstance(config, ResolvedConfig):
+        config = resolve_config(config, options)
     out = Path(config.out)
     # Refused before any work: an output folder inside the data, or one the
     # toolkit did not create.
@@ -86,10 +91,8 @@ def run_benchmark(config=None, *, command=None, **options):
     curve = _plan_curve(dataset, splits, config)
     store = ResultStore(out, _fingerprint(dataset, config), fresh=config.fresh)
     by_fold = {split.fold: split for split in splits}
-    parts = [(split, name, None) for split in splits for name in config.models]
-    parts += [(by_fold[point.fold], name, point)  # learning-curve points ("all" is above)
-              for point in curve if point.key for name in config.models]
-    parts.sort(key=lambda part: part[1] == ENSEMBLE)  # after its members, from their results
+    parts = [(by_fold[part.fold], part.model, part.point)
+             for part in plan_parts(config.models, by_fold, curve)]
     done = {(name, split.fold, point.key if point else ""):
             _is_done(store, name, split, config, point)
             for split, name, point in parts}  # checks every part's parameters before any work
@@ -168,7 +171,8 @@ def run_benchmark(config=None, *, command=None, **options):
             finish(number, label, key, name, split, part_key, result,
                    time.perf_counter() - part_started)
         report_started = time.perf_counter()
-        results = write_outputs(out, store, dataset, config)
+        results = write_outputs(out, SavedParts.from_store(store),
+                                SavedRun.from_config(dataset, config))
         if curve:
             from benchmarks.reports.curves import write_learning_curve
 
@@ -219,8 +223,29 @@ def _data_folders(config):
     return folders
 
 
-def _resolve_config(config, options):
-    """Apply ``options``, expand model names and check them and their parameters."""
+@dataclasses.dataclass(frozen=True)
+class ResolvedConfig(BenchmarkConfig):
+    """A :class:`BenchmarkConfig` as :func:`resolve_config` returns it: model
+    names expanded, settings, models and parameters checked (each model built
+    once to check them), ready for :func:`run_benchmark` to run as it is.
+    Changes go through :func:`resolve_config` (or ``run_benchmark``'s
+    options), not ``dataclasses.replace``, which would keep the type
+    without the checks."""
+
+
+def resolve_config(config, options):
+    """Apply ``options`` (a dict of :class:`BenchmarkConfig` fields) to
+    ``config``, expand model names and check them and their parameters.
+
+    Returns
+    -------
+    ResolvedConfig
+
+    Examples
+    --------
+    >>> resolve_config(None, {"models": "edge-xgb, hog-xgb,edge-xgb"}).models
+    ('edge-xgb', 'hog-xgb')
+    """
     from classifiers import available_models
 
     if config is not None and not isinstance(config, BenchmarkConfig):
@@ -250,7 +275,11 @@ def _resolve_config(config, options):
         except (ValueError, TypeError) as error:
             raise ValueError(f"model {name!r} (--set {name}.PARAM=VALUE or model_params): "
                              f"{error}") from None
-    return config
+    return ResolvedConfig(**{field.name: getattr(config, field.name)
+                             for field in dataclasses.fields(config)})
+
+
+_resolve_config = resolve_config  # its earlier, private name
 
 
 def _say(config, message):

@@ -218,7 +218,7 @@ def _pretrain(args, command):
 
 def _run(args, command):
     from benchmarks.config import read_config_file
-    from benchmarks.runner import BenchmarkConfig, _resolve_config, run_benchmark
+    from benchmarks.runner import BenchmarkConfig, resolve_config, run_benchmark
 
     settings = read_config_file(args.config) if args.config else {}
     options = _dataset_options(args)
@@ -232,9 +232,10 @@ def _run(args, command):
         settings["model_params"] = model_params
     # Flags given on the command line win over the configuration file.
     settings.update(flag_settings(args))
-    config = BenchmarkConfig(**settings)
-    models = _resolve_config(config, {}).models  # settings and parameters checked first
-    _silence_tensorflow(args, _uses_keras(models))
+    # Settings and parameters checked before any work, once: run_benchmark
+    # runs the resolved configuration as it is.
+    config = resolve_config(BenchmarkConfig(**settings), {})
+    _silence_tensorflow(args, _uses_keras(config.models))
     results = run_benchmark(config, command=command)
     folds = results[~results["fold"].astype(str).isin(["mean", "pooled"])]
     failed = folds[folds["error"].astype(bool)]

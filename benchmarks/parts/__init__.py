@@ -3,6 +3,8 @@ and predictions.
 
 - :mod:`~benchmarks.parts.record`: :class:`~benchmarks.parts.record.PartResult`,
   what every producer returns;
+- :mod:`~benchmarks.parts.plan`: which parts a run needs, for the runner
+  and for a report of a run that has not finished;
 - fitting one model on one split and scoring it stays beside the loop that
   schedules it, in :mod:`benchmarks.runner`;
 - :mod:`~benchmarks.parts.calibrated`: the post-hoc calibrated version of a

@@ -2,6 +2,11 @@
 ``parts/``): the leaderboard, the plots, the learning curve and
 ``report.html``.
 
+- :mod:`~benchmarks.reports.saved`: what the reports read, as records:
+  :class:`~benchmarks.reports.saved.SavedRun` (``run.json``) and
+  :class:`~benchmarks.reports.saved.SavedParts` (``parts/``);
+- :mod:`~benchmarks.reports.table`: the leaderboard as one table record and
+  its Markdown rendering (``report.html`` renders it as HTML);
 - :mod:`~benchmarks.reports.leaderboard`: ``results.csv/json/md``,
   ``predictions.csv``, ``pairwise.csv``, ``splits.csv`` and ``run.json``;
 - :mod:`~benchmarks.reports.plots`: confusion matrices, ROC and PR curves;

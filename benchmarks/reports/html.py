@@ -1,6 +1,8 @@
 """``report.html``: one self-contained page per run, built from the files the
-run saved (``run.json``, ``results.csv``/``results.md``, ``pairwise.csv``,
-``predictions.csv``, ``plots/*.png``, ``learning_curve.csv`` where present).
+run saved (``run.json``, ``results.csv``, ``pairwise.csv``, ``predictions.csv``,
+``plots/*.png``, ``learning_curve.csv`` where present); the leaderboard is the
+table of ``results.md`` (:mod:`benchmarks.reports.table`), built again from
+``results.csv`` and ``pairwise.csv`` and rendered here as HTML.
 
 Every figure is embedded as a base64 ``data:`` URI and the style sheet is
 inline, so the file opens offline and can be mailed as it is. Nothing here
@@ -16,6 +18,10 @@ import re
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks.parts.plan import planned_rows
+from benchmarks.reports.leaderboard import run_leaderboard, write_outputs
+from benchmarks.reports.saved import SavedParts, SavedRun
 
 __all__ = ["write_html_report", "render_html_report", "rebuild_outputs"]
 
@@ -47,13 +53,15 @@ def _read_json(path):
         return None
 
 
-def _read_csv(path):
+def _read_csv(path, **options):
+    """A saved table (text cells unescaped), None when absent or unreadable;
+    ``options`` go to ``pandas.read_csv``."""
     import pandas as pd
 
     from benchmarks.results.csv_cells import unescape_frame
 
     try:
-        return (unescape_frame(pd.read_csv(path, dtype={"id": str}))
+        return (unescape_frame(pd.read_csv(path, **{"dtype": {"id": str}, **options}))
                 if Path(path).is_file() else None)
     except (OSError, ValueError):
         return None
@@ -94,41 +102,39 @@ def _number(value, digits=3):
     return "–" if not np.isfinite(value) else f"{value:.{digits}f}"
 
 
-def _markdown(text):
-    """The leaderboard of results.md: pipe tables, notes and paragraphs."""
-    parts, table = [], []
-
-    def flush():
-        if table:
-            cells = [[html.escape(c.strip()) for c in line.strip().strip("|").split("|")]
-                     for line in table if not set(line.strip()) <= set("|-: ")]
-            body = [[c.replace("‡", '<span class="sig">‡</span>') for c in row]
-                    for row in cells[1:]]
-            parts.append(_table(cells[0], body))
-            table.clear()
-    for line in text.splitlines():
-        if line.startswith("|"):
-            table.append(line)
-            continue
-        flush()
-        if line.startswith("# "):
-            continue
-        if line.strip():
-            parts.append(f"<p>{html.escape(line.lstrip('- '))}</p>")
-    flush()
-    return "\n".join(parts)
+def _saved_table(path, text_columns):
+    """A results table as it was written: text cells as text (only empty
+    cells are missing, an error that reads "NA" is kept)."""
+    return _read_csv(path, dtype=dict.fromkeys(text_columns, str), keep_default_na=False,
+                     na_values=[""])
 
 
-def _expected_parts(run):
+def _leaderboard_section(out, saved):
+    """The leaderboard of results.md, built from results.csv and pairwise.csv."""
+    results = _saved_table(out / "results.csv", ("model", "fold", "error"))
+    if results is None or saved is None:
+        return '<p class="missing">No results yet (results.csv missing).</p>'
+    results["error"] = results["error"].astype(object).fillna("")  # all empty: read as NaN
+    pairwise = _saved_table(out / "pairwise.csv", ("model_a", "model_b"))
+    compared = (set() if pairwise is None
+                else set(pairwise["model_a"]) | set(pairwise["model_b"]))
+    if compared != set(results.loc[results["error"] == "", "model"]):
+        pairwise = None  # left from an earlier write with other models: results.md had none
+    table = run_leaderboard(results, pairwise, saved)
+    rows = []
+    for row in table.rows:  # a failed row: its error, then empty cells
+        cells = [html.escape(cell).replace("‡", '<span class="sig">‡</span>')
+                 for cell in row.cells]
+        rows.append(cells + [""] * (len(table.columns) - len(cells)))
+    return "\n".join([f"<p>{html.escape(table.caption)}</p>", _table(table.columns, rows)]
+                     + [f"<p>{html.escape(note)}</p>" for note in table.notes])
+
+
+def _planned_rows(run):
     """(model, fold) pairs the run's configuration asks for."""
-    from benchmarks.reports.leaderboard import run_model_names
-
     config = run.get("config") or {}
-    models = config.get("models") or []
-    method = config.get("calibrate")
-    names = run_model_names(models, method)
     n_splits = (run.get("leakage") or {}).get("n_splits") or config.get("cv") or 1
-    return [(name, fold) for name in names for fold in range(int(n_splits))]
+    return planned_rows(config.get("models") or [], int(n_splits), config.get("calibrate"))
 
 
 def _status_section(out, run):
@@ -136,7 +142,7 @@ def _status_section(out, run):
 
     records, _ = read_parts(out / "parts")
     finished = {(r["model"], r["fold"]): r["row"].get("error", "") for r in records}
-    expected = _expected_parts(run) if run else sorted(finished)
+    expected = _planned_rows(run) if run else sorted(finished)
     missing = [part for part in expected if part not in finished]
     failed = [(part, error) for part, error in finished.items() if error]
     status = (run or {}).get("status", "unknown (no run.json)")
@@ -261,10 +267,8 @@ def render_html_report(out):
     def in_run_order(name):
         return (order.index(name) if name in order else len(order), name)
     sections = [("Status", status)]
-    leaderboard = out / "results.md"
-    sections.append(("Leaderboard", _markdown(leaderboard.read_text(encoding="utf-8"))
-                     if _inside(out, leaderboard) else
-                     '<p class="missing">No results yet (results.md missing).</p>'))
+    sections.append(("Leaderboard", _leaderboard_section(out, SavedRun.from_record(run,
+                                                                              out.name))))
     predictions = _read_csv(out / "predictions.csv")
     sections.append(("Per-class metrics", _per_class_section(predictions, summary)))
     sections.append(("Paired comparisons", _pairwise_section(_read_csv(out / "pairwise.csv"))))
@@ -350,24 +354,8 @@ def rebuild_outputs(out):
     results : pandas.DataFrame or None
         None when there is nothing to rebuild from (no run.json or no parts).
     """
-    import dataclasses
-    import types
-
-    from benchmarks.reports.leaderboard import write_outputs
-    from benchmarks.config import BenchmarkConfig
-    from benchmarks.results.store import read_parts
-
     out = Path(out)
-    run = _read_json(out / "run.json")
-    summary = ((run or {}).get("dataset") or {}).get("summary") or {}
-    if not run or not summary.get("class_names") or not (out / "parts").is_dir():
+    saved = SavedRun.from_record(_read_json(out / "run.json"), out.name)
+    if saved is None or not (out / "parts").is_dir():
         return None
-    known = {field.name for field in dataclasses.fields(BenchmarkConfig)}
-    settings = {k: v for k, v in (run.get("config") or {}).items() if k in known}
-    settings["models"] = tuple(settings.get("models") or ())
-    config = BenchmarkConfig(**settings)
-    dataset = types.SimpleNamespace(name=summary.get("name", out.name),
-                                    task=summary["task"],
-                                    class_names=tuple(summary["class_names"]))
-    store = types.SimpleNamespace(load_parts=lambda: read_parts(out / "parts"))
-    return write_outputs(out, store, dataset, config)
+    return write_outputs(out, SavedParts.read(out / "parts"), saved)

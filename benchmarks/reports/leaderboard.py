@@ -1,7 +1,9 @@
 """From predictions to outputs: each part's metrics row and predictions
-table, then the run's tables, leaderboard, plots, ``predictions.csv``,
-``splits.csv`` and ``run.json``. Everything here works on scores and saved
-results, never on live models, so the outputs can be rebuilt at any time."""
+table, then the run's tables, leaderboard (``results.md``, the table of
+:mod:`benchmarks.reports.table`), plots, ``predictions.csv``, ``splits.csv``
+and ``run.json``. Everything here works on scores and saved results (the
+records of :mod:`benchmarks.reports.saved`), never on live models, so the
+outputs can be rebuilt at any time."""
 
 import json
 import os
@@ -12,14 +14,16 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.evaluation.scoring import extra_metrics
-from benchmarks.reports.ensemble import ensemble_notes, write_ensemble_record
+from benchmarks.parts.plan import run_model_names
+from benchmarks.reports.ensemble import write_ensemble_record
+from benchmarks.reports.table import leaderboard_markdown, leaderboard_table
 from benchmarks.results.csv_cells import frame_to_csv
 from benchmarks.results.outdir import record_outputs, write_output
 from benchmarks.results.predictions_table import predictions_csv
 from benchmarks.results.store import json_default
 from xray_features.utils import make_folders
 
-__all__ = ["write_outputs", "write_run_record", "write_splits",
+__all__ = ["write_outputs", "write_run_record", "write_splits", "run_leaderboard",
            "format_leaderboard", "library_versions", "run_model_names"]
 
 #: Leading columns of results.csv, in this order; per-class and tuned
@@ -29,32 +33,17 @@ RESULT_COLUMNS = ("model", "fold", "accuracy", "balanced_accuracy", "precision",
                   "fit_seconds", "predict_seconds", "error", "ece", "brier")
 
 
-def run_model_names(models, calibrate=None):
-    """The models of a run in order, each followed by its post-hoc
-    calibrated version (``<model>+<method>``) when ``calibrate`` names a method.
-
-    Examples
-    --------
-    >>> run_model_names(["hog-xgb", "cnn"], "isotonic")
-    ['hog-xgb', 'hog-xgb+isotonic', 'cnn', 'cnn+isotonic']
-    """
-    method = calibrate
-    return [variant for name in models
-            for variant in ((name, f"{name}+{method}") if method else (name,))]
-
-
-def write_outputs(out, store, dataset, config):
+def write_outputs(out, parts, run):
     """Write results.csv/json/md, predictions.csv and plots; return the table.
 
     Parameters
     ----------
     out : Path
         The run's output directory.
-    store : benchmarks.results.store.ResultStore
-        Where the finished parts are saved.
-    dataset : benchmarks.Dataset
-        The evaluated dataset (task and class names).
-    config : benchmarks.BenchmarkConfig
+    parts : benchmarks.reports.saved.SavedParts
+        The finished parts (their records and predictions).
+    run : benchmarks.reports.saved.SavedRun
+        The dataset's name, task and class names and the run's settings.
 
     Returns
     -------
@@ -62,8 +51,8 @@ def write_outputs(out, store, dataset, config):
     """
     import pandas as pd
 
-    records, predictions = store.load_parts()
-    names = run_model_names(config.models, getattr(config, "calibrate", None))
+    records, predictions = parts.records, parts.predictions
+    names = run_model_names(run.models, run.calibrate)
     order = {name: i for i, name in enumerate(names)}
     records = sorted((record for record in records if record["model"] in order),
                      key=lambda record: (order[record["model"]], record["fold"]))
@@ -73,8 +62,8 @@ def write_outputs(out, store, dataset, config):
             ["model", "fold"], key=lambda column: column.map(order) if column.name == "model"
             else column, kind="stable").reset_index(drop=True)
     rows = [record["row"] for record in records]
-    if config.cv:  # each model's folds, then its mean and pooled rows
-        rows = sorted(rows + _fold_summaries(rows, predictions, dataset, config),
+    if run.cv:  # each model's folds, then its mean and pooled rows
+        rows = sorted(rows + _fold_summaries(rows, predictions, run),
                       key=lambda row: order[row["model"]])
     results = pd.DataFrame(rows)
     for column in RESULT_COLUMNS:
@@ -90,16 +79,23 @@ def write_outputs(out, store, dataset, config):
         default=json_default))
     write_output(out, "predictions.csv", predictions_csv(predictions))
     write_ensemble_record(out, records)
-    pairwise = _write_pairwise(out, results, predictions, dataset, config)
-    from benchmarks.evaluation.pairwise import not_below_best
-
-    write_output(out, "results.md", format_leaderboard(
-        results, dataset, config, not_below_best=not_below_best(pairwise)[1]))
-    _write_plots(Path(out), records, predictions, dataset)
+    pairwise = _write_pairwise(out, results, predictions, run)
+    write_output(out, "results.md", leaderboard_markdown(run_leaderboard(results, pairwise, run)))
+    _write_plots(Path(out), records, predictions, run)
     return results
 
 
-def _write_pairwise(out, results, predictions, dataset, config):
+def run_leaderboard(results, pairwise, run):
+    """The :class:`~benchmarks.reports.table.LeaderboardTable` of a run's
+    results and paired tests (``pairwise`` None with fewer than two models)."""
+    from benchmarks.evaluation.pairwise import not_below_best
+
+    return leaderboard_table(results, name=run.name, task=run.task,
+                             class_names=run.class_names, cv=run.cv,
+                             not_below_best=not_below_best(pairwise)[1])
+
+
+def _write_pairwise(out, results, predictions, run):
     """``pairwise.csv``: paired tests of every pair of models on the same
     test images (pooled out-of-fold predictions with cross-validation)."""
     from benchmarks.evaluation.pairwise import pairwise_comparisons
@@ -112,9 +108,8 @@ def _write_pairwise(out, results, predictions, dataset, config):
         for _, row in results.iterrows():
             if str(row["fold"]).isdigit() and np.isfinite(row["tuned_threshold"]):
                 thresholds[(row["model"], int(row["fold"]))] = float(row["tuned_threshold"])
-    table = pairwise_comparisons(test, task=dataset.task, class_names=dataset.class_names,
-                                 thresholds=thresholds, n_boot=config.n_bootstrap,
-                                 seed=config.seed)
+    table = pairwise_comparisons(test, task=run.task, class_names=run.class_names,
+                                 thresholds=thresholds, n_boot=run.n_bootstrap, seed=run.seed)
     write_output(out, "pairwise.csv", frame_to_csv(table))
     return table
 
@@ -140,7 +135,7 @@ def write_splits(out, dataset, splits):
     write_output(out, "splits.csv", frame_to_csv(pd.concat(frames)))
 
 
-def _fold_summaries(rows, predictions, dataset, config):
+def _fold_summaries(rows, predictions, run):
     """Mean and std over folds, and metrics pooled over out-of-fold
     predictions, one row each per model."""
     from benchmarks.evaluation.metrics import evaluate_predictions, summarize_folds
@@ -155,113 +150,30 @@ def _fold_summaries(rows, predictions, dataset, config):
                           **summarize_folds(folds)})
         test = predictions[(predictions["model"] == model) & (predictions["split"] == "test")]
         if len(test):
-            y_true, proba = predictions_to_arrays(test, task=dataset.task,
-                                                  class_names=dataset.class_names)
-            pooled = evaluate_predictions(y_true, proba, task=dataset.task,
-                                          class_names=dataset.class_names)
-            pooled.update(extra_metrics(y_true, proba, dataset.task,
-                                        ordinal=bool(getattr(config, "ordinal", False))))
+            y_true, proba = predictions_to_arrays(test, task=run.task,
+                                                  class_names=run.class_names)
+            pooled = evaluate_predictions(y_true, proba, task=run.task,
+                                          class_names=run.class_names)
+            pooled.update(extra_metrics(y_true, proba, run.task, ordinal=run.ordinal))
             summaries.append({"model": model, "fold": "pooled", "error": "", **pooled})
     return summaries
 
 
-def _cell(value, digits=3):
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return "–"
-    return f"{value:.{digits}f}"
-
-
 def format_leaderboard(results, dataset, config, *, not_below_best=()):
-    """The Markdown leaderboard, best ROC AUC first.
-
-    Models in ``not_below_best`` (see :func:`benchmarks.evaluation.pairwise.not_below_best`)
-    get a mark: their ROC AUC is not significantly below the best one.
-
-    With cross-validation the table shows mean ± std over folds; otherwise
-    one row per model with 95% bootstrap intervals on the test set. Failed
-    models are listed with their error.
+    """The Markdown leaderboard, best ROC AUC first: :func:`leaderboard_table`
+    of ``results`` rendered by :func:`leaderboard_markdown`.
 
     Examples
     --------
     >>> format_leaderboard(results, dataset, config)  # doctest: +SKIP
     '# Leaderboard: phantoms:fracture ...'
     """
-    if config.cv:
-        table = results[results["fold"].astype(str) == "mean"]
-    else:
-        table = results
-    table = table.sort_values("roc_auc", ascending=False, na_position="last")
-    average = {"binary": "", "multiclass": " (macro)", "multilabel": " (macro)"}[dataset.task]
-    header = ["Model", "≈ best", f"ROC AUC{average}", f"F1{average}", "Accuracy", "Sensitivity",
-              "Specificity", "AP", "ECE", "Brier", "Fit (s)", "Predict (ms/img)"]
-    ordinal = "quadratic_kappa" in table and table["quadratic_kappa"].notna().any()
-    if ordinal:
-        header[-2:-2] = ["QW kappa", "Grade MAE", "Within 1 grade"]
-    has_tuned = "tuned_accuracy" in table and table["tuned_accuracy"].notna().any()
-    if has_tuned:
-        header[5:5] = ["Threshold (val)", "Accuracy @ val thr"]
-    lines = [f"# Leaderboard: {dataset.name}", "",
-             f"{dataset.task} task, classes: {', '.join(dataset.class_names)}; "
-             + (f"{config.cv}-fold cross-validation (mean ± std over folds)." if config.cv
-                else "test set; 95% bootstrap intervals in brackets; "
-                     "metrics at threshold 0.5 unless labelled."), "",
-             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for _, row in table.iterrows():
-        if row.get("error"):
-            lines.append(_failed_line(row["model"], row["error"], len(header)))
-            continue
-
-        def metric(key):
-            if config.cv:
-                return f"{_cell(row.get(key))} ± {_cell(row.get(key + '_std'))}"
-            low, high = row.get(key + "_ci_low"), row.get(key + "_ci_high")
-            interval = (f" [{_cell(low)}, {_cell(high)}]"
-                        if low is not None and np.isfinite(low) else "")
-            return _cell(row.get(key)) + interval
-        per_image_ms = 1000 / row.get("images_per_second", np.nan)
-        mark = "‡" if row["model"] in not_below_best else ""
-        cells = [row["model"], mark, metric("roc_auc"), metric("f1"),
-                 _cell(row.get("accuracy")), _cell(row.get("recall")),
-                 _cell(row.get("specificity")), _cell(row.get("average_precision")),
-                 _cell(row.get("ece")), _cell(row.get("brier")),
-                 _cell(row.get("fit_seconds"), 1), _cell(per_image_ms, 2)]
-        if ordinal:
-            cells[-2:-2] = [_cell(row.get(k)) for k in ("quadratic_kappa", "grade_mae",
-                                                          "within_one_accuracy")]
-        if has_tuned:
-            cells[5:5] = [_cell(row.get("tuned_threshold")), _cell(row.get("tuned_accuracy"))]
-        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
-    notes = []
-    if config.cv:
-        folds = results[~results["fold"].astype(str).isin(["mean", "pooled"])]
-        for model in dict.fromkeys(folds["model"]):
-            failed = folds[(folds["model"] == model) & (folds["error"] != "")]
-            if len(failed) == 0:
-                continue
-            if len(failed) == len(folds[folds["model"] == model]):
-                lines.append(_failed_line(model, failed["error"].iloc[0], len(header)))
-            else:
-                notes.append(f"- {model}: {len(failed)} fold(s) failed and are left out of "
-                             f"its mean ({failed['error'].iloc[0][:80]}).")
-    if len(not_below_best):
-        notes.append("- ≈ best, ‡: ROC AUC not significantly below the best (DeLong's test "
-                     "against the best model, Holm-corrected, alpha 0.05; pairwise.csv"
-                     + (", pooled out-of-fold predictions" if config.cv else "") + ").")
-    notes += ensemble_notes(results)
-    if results["error"].astype(bool).any():
-        notes.append("- Failed parts: see the error column of results.csv and "
-                     "parts/*.traceback.txt; running the same command again retries them.")
-    if notes:
-        lines += [""] + notes
-    return "\n".join(lines) + "\n"
+    return leaderboard_markdown(leaderboard_table(
+        results, name=dataset.name, task=dataset.task, class_names=dataset.class_names,
+        cv=config.cv, not_below_best=not_below_best))
 
 
-def _failed_line(model, error, width):
-    error = str(error)[:80].replace("|", "/")
-    return f"| {model} | failed: {error} |" + " |" * (width - 2)
-
-
-def _write_plots(out, records, predictions, dataset):
+def _write_plots(out, records, predictions, run):
     """Confusion matrices and training curves per model; ROC and PR curves
     overlaying all models (test predictions, all folds pooled), in
     ``out/plots`` (a real folder, never a link; each file written atomically)."""
@@ -280,21 +192,21 @@ def _write_plots(out, records, predictions, dataset):
     curves = {}
     test = predictions[predictions["split"] == "test"] if len(predictions) else predictions
     for model in dict.fromkeys(test["model"]) if len(test) else ():
-        y_true, proba = predictions_to_arrays(test[test["model"] == model], task=dataset.task,
-                                              class_names=dataset.class_names)
-        if dataset.task == "multilabel":
+        y_true, proba = predictions_to_arrays(test[test["model"] == model], task=run.task,
+                                              class_names=run.class_names)
+        if run.task == "multilabel":
             y_pred = (proba >= 0.5).astype(int)
-        elif dataset.task == "binary":
+        elif run.task == "binary":
             y_pred = (proba[:, 1] >= 0.5).astype(int)
         else:
             y_pred = proba.argmax(axis=1)
         counts, normalised = confusion_matrices(y_true, y_pred,
-                                                labels=list(range(len(dataset.class_names))))
-        plot_confusion_matrix(counts, dataset.class_names, target(f"confusion_{model}.png"),
+                                                labels=list(range(len(run.class_names))))
+        plot_confusion_matrix(counts, run.class_names, target(f"confusion_{model}.png"),
                               normalised=normalised, title=model)
-        curves[model] = (y_true, proba[:, 1] if dataset.task == "binary" else proba)
+        curves[model] = (y_true, proba[:, 1] if run.task == "binary" else proba)
         plot_reliability_diagram(y_true, proba, target(f"reliability_{model}.png"),
-                                 task=dataset.task, title=f"{model}: reliability")
+                                 task=run.task, title=f"{model}: reliability")
     if curves:
         plot_roc_curves(curves, target("roc.png"))
         plot_pr_curves(curves, target("pr.png"))
