@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.results.outdir import check_output
+
 _CHUNK = 256   # files decoded and predicted together
 
 __all__ = ["Predictor", "predict_files", "OOD_MODES"]
@@ -145,7 +147,7 @@ class Predictor:
                 + ["ood_score", "ood_flag", "ood_reason", "error"])
 
 
-def predict_files(model_dir, files, *, ood="flag", explain_dir=None):
+def predict_files(model_dir, files, *, ood="flag", explain_dir=None, overwrite=False):
     """Predict the label of each image file with a saved model.
 
     The files go through the same input pipeline as in the run that saved
@@ -167,8 +169,10 @@ def predict_files(model_dir, files, *, ood="flag", explain_dir=None):
         as before and says so in ``ood_reason``.
     explain_dir : str or Path, optional
         Write a heatmap overlay of the predicted class per image to this
-        folder as ``<file stem>.explain.png`` (created if missing; only
-        files with that suffix are ever replaced).
+        folder as ``<file stem>.explain.png`` (created if missing).
+    overwrite : bool, default=False
+        Replace overlays that exist already in ``explain_dir`` (without it
+        they are refused before any work, ``--overwrite``).
 
     Returns
     -------
@@ -182,7 +186,8 @@ def predict_files(model_dir, files, *, ood="flag", explain_dir=None):
     classifiers.persistence.ModelLoadError
         If ``model_dir`` holds no loadable model.
     ValueError
-        For an unknown ``ood`` mode or an ``explain_dir`` that is a file.
+        For an unknown ``ood`` mode, an ``explain_dir`` that is a file, or
+        an overlay there that exists (without ``overwrite``).
 
     Examples
     --------
@@ -196,15 +201,17 @@ def predict_files(model_dir, files, *, ood="flag", explain_dir=None):
     if ood not in OOD_MODES:
         raise ValueError(f"--ood must be one of {', '.join(OOD_MODES)}; got {ood!r}")
     files = [files] if isinstance(files, (str, os.PathLike)) else list(files)
-    out_dir = _explain_folder(explain_dir) if explain_dir is not None else None
+    names = _overlay_names(files)
+    out_dir = (_explain_folder(explain_dir, names, overwrite) if explain_dir is not None
+               else None)
     predictor = Predictor(model_dir)
     rows = []
     # A chunk of files at a time, so memory holds one chunk however many files
     # there are. Files are decoded here, not through the run's pixel cache:
     # the OOD guard needs each file's colour pixels too.
     for start in range(0, len(files), _CHUNK):
-        images, colours, chunk_rows = [], [], []
-        for file in files[start:start + _CHUNK]:
+        images, colours, chunk_rows, chunk_names = [], [], [], []
+        for file, name in zip(files[start:start + _CHUNK], names[start:start + _CHUNK]):
             try:
                 image, colour = load_image(file, return_colour=True)
             except ImageLoadError as error:
@@ -212,6 +219,7 @@ def predict_files(model_dir, files, *, ood="flag", explain_dir=None):
                 continue
             images.append(predictor.prepare(image))
             colours.append(colour)
+            chunk_names.append(name)
             chunk_rows.append({"file": printable_name(file), "error": ""})
         readable = [row for row in chunk_rows if not row["error"]]
         if images:
@@ -220,7 +228,7 @@ def predict_files(model_dir, files, *, ood="flag", explain_dir=None):
             for row, values in zip(readable, predicted):
                 row.update(values)
             if out_dir is not None:
-                _write_overlays(out_dir, readable, images, explanations)
+                _write_overlays(out_dir, readable, images, explanations, chunk_names)
         rows.extend(chunk_rows)
     frame = pd.DataFrame(rows)
     ordered = predictor.columns_order() + (["explanation"] if out_dir is not None else [])
@@ -254,29 +262,38 @@ def _check_class_names(class_names, info_path):
                      "written by this toolkit.")
 
 
-def _explain_folder(explain_dir):
+def _explain_folder(explain_dir, names, overwrite):
     folder = Path(explain_dir)
     if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
         raise ValueError(f"--explain must name a folder; '{explain_dir}' is a file or a link")
+    check_output(folder, flag="--explain", files=[folder / name for name in names],
+                 overwrite=overwrite)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
-def _write_overlays(folder, rows, images, explanations):
-    """One ``<stem>.explain.png`` per explained image; names made unique."""
-    import cv2
-
-    from classifiers.explanations import overlay
-
-    used = set()
-    for row, image, result in zip(rows, images, explanations):
-        if result is None:
-            continue
-        stem = Path(row["file"]).stem or "image"
+def _overlay_names(files):
+    """The overlay name of each file, ``<stem>.explain.png``, made unique."""
+    used, names = set(), []
+    for file in files:
+        stem = Path(file).stem or "image"
         name, k = stem + _OVERLAY_SUFFIX, 2
         while name in used:
             name, k = f"{stem}-{k}{_OVERLAY_SUFFIX}", k + 1
         used.add(name)
+        names.append(name)
+    return names
+
+
+def _write_overlays(folder, rows, images, explanations, names):
+    """One overlay per explained image, under the name given for its file."""
+    import cv2
+
+    from classifiers.explanations import overlay
+
+    for row, image, result, name in zip(rows, images, explanations, names):
+        if result is None:
+            continue
         target = folder / name
         if target.is_symlink() or (target.exists() and not target.is_file()):
             row["error"] = f"not writing overlay '{target}': it is a link or a folder"

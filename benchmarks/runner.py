@@ -25,8 +25,7 @@ from benchmarks.parts.ensemble import check_ensemble_splits, ensemble_is_stale, 
 from benchmarks.parts.plan import plan_parts
 from benchmarks.parts.record import PartResult, failed_result
 from benchmarks.reports.saved import SavedParts, SavedRun
-from benchmarks.results.outdir import (check_not_inside_data, claim_output_folder,
-                                       record_outputs, write_output)
+from benchmarks.results.outdir import check_output, data_folders, record_outputs, write_output
 from benchmarks.results.predictions_table import prediction_frame
 from benchmarks.results.store import ResultStore
 from xray_features.utils import make_folders
@@ -79,8 +78,7 @@ def run_benchmark(config=None, *, command=None, **options):
     out = Path(config.out)
     # Refused before any work: an output folder inside the data, or one the
     # toolkit did not create.
-    check_not_inside_data(out, _data_folders(config))
-    claim_output_folder(out, create=False)
+    check_output(out, data=_data_folders(config), folder=True)
     timings = {}
     started = time.perf_counter()
 
@@ -110,7 +108,11 @@ def run_benchmark(config=None, *, command=None, **options):
         row, predictions, history, trace, variants = result
         if model is not None:  # fitted on a cluster worker: saved here, the one writer
             try:
-                _saver(store, name, split, config, dataset, source, None)(model)
+                _save_or_keep(_saver(store, name, split, config, dataset, source, None),
+                              model, result)
+            except DiskFullWhileSaving:
+                finish(number, label, key, name, split, part_key, result, seconds)
+                raise
             except Exception as error:  # noqa: BLE001 - recorded like a failed fit
                 row["error"] = f"{type(error).__name__}: {error}".replace("\n", " ")
                 predictions, trace, variants = None, traceback.format_exc(), []
@@ -165,9 +167,14 @@ def run_benchmark(config=None, *, command=None, **options):
                 if name == ENSEMBLE else f"fitting on {len(split.train)} images ..."))
             part_started = time.perf_counter()
             save = _saver(store, name, split, config, dataset, source, point)
-            result = (ensemble_part(dataset, split, config, store, point, save=save)
-                      if name == ENSEMBLE else
-                      _run_part(name, dataset, split, config, save, source, point))
+            try:
+                result = (ensemble_part(dataset, split, config, store, point, save=save)
+                          if name == ENSEMBLE else
+                          _run_part(name, dataset, split, config, save, source, point))
+            except DiskFullWhileSaving as error:  # its predictions are kept
+                finish(number, label, key, name, split, part_key, error.result,
+                       time.perf_counter() - part_started)
+                raise
             finish(number, label, key, name, split, part_key, result,
                    time.perf_counter() - part_started)
         report_started = time.perf_counter()
@@ -186,6 +193,10 @@ def run_benchmark(config=None, *, command=None, **options):
         if error.errno != errno.ENOSPC:
             _record_if_possible(record, f"failed: {error}")
             raise
+        try:  # the predictions of every finished part, where space allows
+            write_outputs(out, store, dataset, config)
+        except Exception:  # noqa: BLE001 - the full disk is the error to report
+            pass
         _record_if_possible(record, "failed: disk full")
         raise OSError(errno.ENOSPC, f"disk full while writing results to '{out}' ({error}). "
                       "Finished parts are kept; free some space and run the same command "
@@ -214,13 +225,7 @@ def _record_if_possible(record, status):
 
 def _data_folders(config):
     """The folders a run reads images from (its output must not be among them)."""
-    folders = []
-    if config.data is not None and not str(config.data).startswith("phantoms"):
-        folders.append(config.data)
-    image_dir = config.dataset_options.get("image_dir")
-    if isinstance(image_dir, (str, Path)):
-        folders.append(image_dir)
-    return folders
+    return data_folders(config.data, config.dataset_options.get("image_dir"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -385,6 +390,10 @@ def _params(name, config):
 
 def _is_done(store, name, split, config, point=None):
     key = point.key if point else ""
+    damage = store.damaged(name, split.fold, key=key)
+    if damage:  # refitted, never dropped: said even with --quiet
+        print(f"xray-bench: warning: {damage}; fitting {name} (fold {split.fold}) again",
+              file=sys.stderr, flush=True)
     done = store.is_done(name, split.fold, _params(name, config), key=key)
     if done and config.calibrate and len(split.val) and not key:  # calibrated version missing
         done = store.is_done(f"{name}+{config.calibrate}", split.fold, _params(name, config))
@@ -501,13 +510,37 @@ def _run_part(name, dataset, split, config, save, source, point=None, *, on_clus
                                              n_train=len(split.train),
                                              seed=point.curve_seed)
         history = getattr(model, "history_", None) or None
-        if save is not None:
-            save(model)
         variants = [calibrated_part(row, dataset, split, proba_test, proba_val, config)
                     ] if config.calibrate and point is None else []
-        return PartResult(row, predictions, history, None, variants)
+        result = PartResult(row, predictions, history, None, variants)
+        if save is not None:
+            _save_or_keep(save, model, result)
+        return result
+    except DiskFullWhileSaving:
+        raise
     except Exception as error:  # one model's failure must not end the run
         return failed_result(row, error)
+
+
+class DiskFullWhileSaving(OSError):
+    """The disk filled up while a fitted model was saved; ``result`` is the
+    part's result (its predictions), saved before the run ends."""
+
+    def __init__(self, error, result):
+        where = f": '{error.filename}'" if error.filename else ""
+        super().__init__(errno.ENOSPC, f"{error.strerror or error}{where}")
+        self.result = result
+
+
+def _save_or_keep(save, model, result):
+    """Save a fitted model; a full disk ends the run (``failed: disk full``)
+    with the part's predictions kept, any other error fails the part."""
+    try:
+        save(model)
+    except OSError as error:
+        if error.errno == errno.ENOSPC:
+            raise DiskFullWhileSaving(error, result) from None
+        raise
 
 
 def _model_size(model, source):
@@ -548,7 +581,7 @@ def _save_model(model, directory, dataset, load_size, out):
 
     directory = Path(directory)
     record_outputs(out, make_folders(directory.parent, out) + [directory])
-    model.save(directory)
+    model.save(directory, on_staging=lambda staging: record_outputs(out, [staging]))
     write_output(out, directory.relative_to(out) / "input.json", json.dumps({
         "class_names": list(dataset.class_names), "task": dataset.task,
         "load_size": load_size}, indent=2))

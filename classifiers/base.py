@@ -34,7 +34,7 @@ import json
 import os
 import platform
 import shutil
-import tempfile
+import secrets
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -281,7 +281,7 @@ class ImageClassifierMixin:
                 "resize": "resize_with_padding",
                 "input": "2-D images: uint8 0-255, uint16 0-65535 or float in [0, 1]"}
 
-    def save(self, path):
+    def save(self, path, *, on_staging=None):
         """Save the fitted model to a directory (native file + ``model.json``).
 
         Parameters
@@ -289,9 +289,14 @@ class ImageClassifierMixin:
         path : str or path-like
             A new or empty directory, or one holding an earlier saved model
             (whose files are replaced; other files there are kept). The
-            model is written into a hidden sibling folder first and moved in
-            with ``model.json`` last, so an interrupted save leaves the
-            earlier model or a folder that the next save repairs.
+            model is written into a hidden sibling folder first
+            (``.NAME.<random>.saving``) and moved in with ``model.json``
+            last, so an interrupted save leaves the earlier model or a
+            folder that the next save repairs.
+        on_staging : callable, optional
+            Called with the path of that sibling folder before it is made
+            (a results folder lists it, so that a kill midway leaves nothing
+            it does not know of).
 
         Returns
         -------
@@ -326,8 +331,7 @@ class ImageClassifierMixin:
         directory.parent.mkdir(parents=True, exist_ok=True)
         # Everything is written into a hidden sibling folder first, so a kill
         # midway leaves the earlier model (or nothing) in `directory`.
-        staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.",
-                                        suffix=".saving"))
+        staging = _make_staging(directory, on_staging)
         try:
             native = self._save_native(staging)
             sidecar = {
@@ -363,6 +367,22 @@ class ImageClassifierMixin:
 
     def _load_native(self, directory, sidecar):
         raise NotImplementedError(f"{type(self).__name__} does not implement _load_native")
+
+
+def _make_staging(directory, on_staging):
+    """A new hidden sibling folder of ``directory`` (mode 0700, as
+    :func:`tempfile.mkdtemp` makes), announced to ``on_staging`` first."""
+    while True:
+        staging = directory.parent / f".{directory.name}.{secrets.token_hex(4)}.saving"
+        if staging.exists() or staging.is_symlink():
+            continue
+        if on_staging is not None:
+            on_staging(staging)
+        try:
+            staging.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        return staging
 
 
 def _move_into(staging, directory, *, last):

@@ -342,3 +342,132 @@ def test_a_signal_inside_xgboosts_data_callback_ends_the_run(tmp_path, signum, c
     assert "Exception ignored" not in result.stderr and "Traceback" not in result.stderr
     assert json.loads((out / "run.json").read_text())["status"] == status
     assert [p.name for p in (out / "parts").glob("*.json")] == ["edge-xgb__fold0.json"]
+
+
+# --- every command that writes: one rule (benchmarks.results.outdir.check_output) ----------
+def test_report_refuses_a_report_html_it_did_not_write(tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "run.json").write_text('{"status": "finished"}')
+    (folder / "report.html").write_text("<p>my report</p>")
+    before = _tree(folder)
+    code, _, stderr = _main(["report", folder])
+    assert code == 2 and "Traceback" not in stderr
+    assert f"'{folder / 'report.html'}' was not written by xray-bench" in stderr
+    assert "refusing to overwrite it" in stderr
+    assert _tree(folder) == before
+
+
+def _run_edge(out, *extra, models="edge-xgb"):
+    return _main(["run", *PHANTOMS, "--models", models, "--out", out, "--quiet", *extra])
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbled"])
+def test_a_damaged_part_is_refitted_on_resume_and_refused_by_report(tmp_path, damage):
+    out = tmp_path / "out"
+    assert _run_edge(out)[0] == 0
+    csv = out / "parts" / "edge-xgb__fold0.csv"
+    data = csv.read_bytes()
+    csv.write_bytes(data[:40] if damage == "truncated" else b"\x00garbled\xff" + data[10:])
+    code, _, stderr = _main(["report", out])
+    assert code == 2 and "Traceback" not in stderr and "KeyError" not in stderr
+    assert f"'{csv}' is damaged" in stderr and "command again to refit that part" in stderr
+    code, _, stderr = _run_edge(out, models="edge-xgb,hog-xgb")
+    assert code == 0, stderr
+    assert f"warning: '{csv}' is damaged" in stderr and "fitting edge-xgb (fold 0) again" in stderr
+    predictions = (out / "predictions.csv").read_text()
+    assert "edge-xgb" in predictions and "hog-xgb" in predictions
+    assert (out / "pairwise.csv").is_file()
+    assert _main(["report", out])[0] == 0
+
+
+def test_full_disk_while_saving_models_keeps_the_predictions(tmp_path, monkeypatch):
+    from classifiers.xgb import FeatureXGBClassifier
+
+    def full_disk(self, directory):
+        (directory / "model.ubj").write_bytes(b"half")
+        raise OSError(28, "No space left on device", str(directory / "model.ubj"))
+
+    monkeypatch.setattr(FeatureXGBClassifier, "_save_native", full_disk)
+    out = tmp_path / "out"
+    code, _, stderr = _run_edge(out, "--save-models", models="edge-xgb,hog-xgb")
+    assert code == 2, stderr
+    assert "disk full while writing results to" in stderr and "Traceback" not in stderr
+    assert json.loads((out / "run.json").read_text())["status"] == "failed: disk full"
+    record = json.loads((out / "parts" / "edge-xgb__fold0.json").read_text())
+    assert record["row"]["error"] == ""
+    assert "edge-xgb" in (out / "predictions.csv").read_text()
+    assert not list((out / "models").glob(".*.saving"))
+    monkeypatch.undo()
+    code, _, stderr = _run_edge(out, "--save-models", models="edge-xgb,hog-xgb")
+    assert code == 0, stderr
+    assert (out / "models" / "edge-xgb" / "model.json").is_file()
+
+
+_KILLED_IN_A_SAVE = """
+import os, signal, sys
+from classifiers.xgb import FeatureXGBClassifier
+from benchmarks.cli import main
+real = FeatureXGBClassifier._save_native
+def killed(self, directory):
+    real(self, directory)
+    os.kill(os.getpid(), signal.SIGKILL)
+FeatureXGBClassifier._save_native = killed
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("again", [[], ["--fresh"]])
+def test_a_staging_folder_left_by_a_kill_is_listed_and_removed_by_the_next_run(tmp_path,
+                                                                                again):
+    out = tmp_path / "out"
+    argv = ["run", *PHANTOMS, "--models", "edge-xgb", "--out", str(out), "--quiet",
+            "--save-models"]
+    killed = subprocess.run([sys.executable, "-c", _KILLED_IN_A_SAVE, *argv], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    staging = list((out / "models").glob(".edge-xgb.*.saving"))
+    assert len(staging) == 1 and any(staging[0].iterdir())
+    manifest = json.loads((out / ".xray-bench-manifest.json").read_text())
+    assert f"models/{staging[0].name}" in manifest["entries"]
+    code, _, stderr = _main([*argv, *again])
+    assert code == 0, stderr
+    assert not staging[0].exists()
+    assert (out / "models" / "edge-xgb" / "model.json").is_file()
+
+
+def test_predict_explain_refuses_to_overwrite_an_overlay_unless_asked(saved_model,
+                                                                     tmp_path):
+    model, files = saved_model
+    folder = tmp_path / "overlays"
+    folder.mkdir()
+    mine = folder / "plain.explain.png"
+    mine.write_bytes(b"my figure")
+    code, _, stderr = _main(["predict", model, *files, "--explain", folder, "--quiet"])
+    assert code == 2 and "Traceback" not in stderr
+    assert (f"--explain '{mine}' exists; refusing to overwrite it. Pass --overwrite to "
+            "replace it, or choose another folder.") in stderr
+    assert mine.read_bytes() == b"my figure"
+    assert sorted(p.name for p in folder.iterdir()) == ["plain.explain.png"]
+    code, _, stderr = _main(["predict", model, *files, "--explain", folder, "--overwrite",
+                             "--quiet"])
+    assert code == 0, stderr
+    assert mine.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("command", ["inspect", "pretrain"])
+def test_out_inside_the_data_folder_is_refused_by_every_command(tmp_path, command):
+    from xray_features.io import save_image
+
+    data = tmp_path / "films"
+    for k, name in enumerate(("a", "b")):
+        (data / name).mkdir(parents=True)
+        for i in range(8):
+            save_image(data / name / f"{i}.png", np.full((24, 24), 40 + 9 * i + 90 * k,
+                                                         np.uint8))
+    before = _tree(data)
+    out = data / "a" / "look"
+    code, _, stderr = _main([command, "--data", data, "--out", out])
+    assert code == 2 and "Traceback" not in stderr
+    assert f"--out '{out}' is inside the data folder '{data}'" in stderr
+    assert _tree(data) == before

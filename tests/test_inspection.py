@@ -296,14 +296,16 @@ def test_dicom_tags_give_the_view_and_a_one_view_class_is_flagged(tmp_path):
     rng = np.random.default_rng(2)
     rows = []
     views = {"effusion": ["AP"] * 6, "normal": ["PA", "PA", "AP"] * 2}
+    data = tmp_path / "films"  # --out beside the data folder, not inside it
+    data.mkdir()
     for label, label_views in views.items():
         for k, view in enumerate(label_views):
             name = f"{label}{k}.dcm"
-            _write_dicom(tmp_path / name, rng.integers(0, 4096, (24, 24)), ViewPosition=view)
+            _write_dicom(data / name, rng.integers(0, 4096, (24, 24)), ViewPosition=view)
             rows.append(f"{name},{label}")
-    (tmp_path / "labels.csv").write_text("file,label\n" + "\n".join(rows) + "\n")
+    (data / "labels.csv").write_text("file,label\n" + "\n".join(rows) + "\n")
     out = tmp_path / "out"
-    code, _, stderr = _inspect(tmp_path, "--labels", "labels.csv", "--out", out, *FAST)
+    code, _, stderr = _inspect(data, "--labels", "labels.csv", "--out", out, *FAST)
     assert code == 0, stderr
     record = _record(out)
     properties = record["properties"]

@@ -217,3 +217,31 @@ def test_atomic_writes_get_the_mode_of_a_plain_open(tmp_path):
     plain.write_text("x")
     write_text_atomic(atomic, "x")
     assert os.stat(atomic).st_mode & 0o777 == os.stat(plain).st_mode & 0o777
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_a_listed_staging_folder_is_removed_whole_by_the_next_store(tmp_path, fresh):
+    from benchmarks.results.outdir import record_outputs
+
+    ResultStore(tmp_path, {"seed": 0})
+    staging = tmp_path / "models" / ".edge-xgb.1a2b3c4d.saving"
+    record_outputs(tmp_path, [staging])  # listed before it is made, as save() does
+    (staging / "sub").mkdir(parents=True)
+    (staging / "sub" / "model.ubj").write_bytes(b"half")
+    unlisted = tmp_path / "models" / ".other.9f9f9f9f.saving"
+    unlisted.mkdir()
+    ResultStore(tmp_path, {"seed": 0}, fresh=fresh)
+    assert not staging.exists() and unlisted.is_dir()
+    assert not any(entry.endswith(".saving") for entry in _entries(tmp_path))
+
+
+def test_a_part_whose_predictions_changed_is_not_done_and_is_named(tmp_path):
+    store = ResultStore(tmp_path, {"seed": 0})
+    store.save_part("edge-xgb", 0, ROW, pd.DataFrame({"id": ["a"], "model": ["edge-xgb"]}))
+    assert store.is_done("edge-xgb", 0) and store.damaged("edge-xgb", 0) is None
+    csv = tmp_path / "parts" / "edge-xgb__fold0.csv"
+    csv.write_text(csv.read_text().replace("a", "b"))
+    assert not store.is_done("edge-xgb", 0)
+    assert "SHA-256 differs" in store.damaged("edge-xgb", 0)
+    with pytest.raises(ValueError, match="edge-xgb__fold0.csv' is damaged"):
+        store.load_parts()

@@ -345,6 +345,58 @@ def _predict_overwrite(folder, corpus):
                      "--output", table]}
 
 
+def _report_over_a_user_file(folder, corpus):
+    mine = os.path.join(folder, "mine")
+    os.makedirs(mine)
+    for name, text in (("run.json", '{"status": "finished"}'), ("report.html", "my page")):
+        with open(os.path.join(mine, name), "w", encoding="utf-8") as handle:
+            handle.write(text)
+    return {"argv": ["report", mine], "keep": ["mine/report.html"], "out": "mine"}
+
+
+def _inspect_inside_data(folder, corpus):
+    _phantom_folder(os.path.join(folder, "data"))
+    data = os.path.join(folder, "data")
+    intact = os.path.join(data, "intact")
+    before = sorted(os.listdir(intact))
+
+    def check(case_folder):
+        after = sorted(os.listdir(intact))
+        return f"wrote among a class's images: {sorted(set(after) - set(before))}" \
+            if after != before else None
+    return {"argv": ["inspect", data, "--out", os.path.join(intact, "look"), "--quiet"],
+            "out": "data/intact/look", "check": check}
+
+
+def _explain_overwrite(folder, corpus):
+    film = _film(folder, corpus)
+    overlays = os.path.join(folder, "overlays")
+    os.makedirs(overlays)
+    with open(os.path.join(overlays, "film.explain.png"), "w", encoding="utf-8") as handle:
+        handle.write("the user's own figure\n")
+    return {"setup": _saved_model(folder), "keep": ["overlays/film.explain.png"],
+            "out": "overlays",
+            "argv": ["predict", os.path.join(folder, "model-run", "models", "edge-xgb"), film,
+                     "--explain", overlays]}
+
+
+def _damaged_part(folder, corpus):
+    _phantom_folder(os.path.join(folder, "data"))
+    part = os.path.join(folder, "out", "parts", "edge-xgb__fold0.csv")
+
+    def damage():
+        with open(part, "r+b") as handle:
+            handle.truncate(40)
+
+    def check(case_folder):
+        with open(os.path.join(case_folder, "out", "predictions.csv"), encoding="utf-8") as f:
+            text = f.read()
+        return None if "edge-xgb" in text else "edge-xgb's predictions dropped"
+    return {"setup": [_run(folder)], "after_setup": damage, "check": check,
+            "argv": _run(folder, "--models", "edge-xgb,hog-xgb", "--set",
+                         "hog-xgb.n_estimators=5")}
+
+
 def _broken_pipe(folder, corpus):
     command = f"set -o pipefail; {sys.executable} -m benchmarks models | head -1"
     return {"argv": command, "shell": True}
@@ -421,6 +473,13 @@ CASES = [
          "inside the data folder"),
     Case("links planted in out/plots", "output", _planted_links, "any"),
     Case("predict --output over a user file", "output", _predict_overwrite, "error", None),
+    Case("predict --explain over a user file", "output", _explain_overwrite, "error",
+         "refusing to overwrite"),
+    Case("report over the user's report.html", "output", _report_over_a_user_file, "error",
+         "refusing to overwrite"),
+    Case("inspect --out inside the data", "output", _inspect_inside_data, "error",
+         "inside the data folder"),
+    Case("damaged part on resume", "output", _damaged_part, "skip", "is damaged"),
     Case('config "fresh": "no"', "output", _config({"fresh": "no"}), "error", "fresh"),
     Case('config "model_params": 3', "output", _config({"model_params": 3}), "error",
          "model_params"),

@@ -13,6 +13,7 @@ import sys
 import textwrap
 
 from benchmarks.config import add_flags, comma_list, flag_settings
+from benchmarks.results.outdir import RUN_OUTPUTS, check_output, data_folders
 
 __all__ = ["main", "build_parser"]
 
@@ -116,7 +117,7 @@ def build_parser():
     predict.add_argument("--output", metavar="FILE", help="also write the table to a .csv "
                          "or .json file (refused if it exists, unless --overwrite)")
     predict.add_argument("--overwrite", action="store_true",
-                         help="replace an existing --output file")
+                         help="replace an existing --output file or --explain overlays")
     predict.add_argument("--quiet", action="store_true", help="print nothing")
     predict.add_argument("--verbose", action="store_true", help="let TensorFlow's native "
                          "log lines through (hidden by default)")
@@ -124,7 +125,8 @@ def build_parser():
                          help="images unlike the training images: answer and flag them "
                          "(default), refuse to label them, or do not check")
     predict.add_argument("--explain", metavar="DIR", help="write a heatmap overlay per "
-                         "image to DIR as <name>.explain.png")
+                         "image to DIR as <name>.explain.png (refused if one exists, "
+                         "unless --overwrite)")
 
     commands.add_parser("models", help="list available models and their defaults",
                         description="List every registered model with its defaults.")
@@ -280,16 +282,15 @@ def _predict(args, command):
         if output.is_dir():
             raise ValueError(f"--output '{args.output}' is a directory; name a .csv or .json "
                              "file")
-        if (output.exists() or output.is_symlink()) and not args.overwrite:
-            raise ValueError(f"--output '{args.output}' exists; refusing to overwrite it. "
-                             "Pass --overwrite to replace it, or choose another file.")
+        check_output(output, flag="--output", files=[output], overwrite=args.overwrite)
     try:  # a Keras model loads TensorFlow: quietly, unless --verbose
         sidecar = json.loads((Path(args.model) / "model.json").read_text(encoding="utf-8"))
         needs_tensorflow = "xgb" not in str(sidecar.get("estimator", "xgb"))
     except (OSError, ValueError, AttributeError):
         needs_tensorflow = False
     _silence_tensorflow(args, needs_tensorflow)
-    frame = predict_files(args.model, args.files, ood=args.ood, explain_dir=args.explain)
+    frame = predict_files(args.model, args.files, ood=args.ood, explain_dir=args.explain,
+                          overwrite=args.overwrite)
     _report_ood(frame, args.ood)
     if args.output:
         # Written whole at the end (temporary file, then rename): a failed
@@ -352,6 +353,10 @@ def _report(args, command):
     if not (directory / "run.json").is_file() and not (directory / "fingerprint.json").is_file():
         raise ValueError(f"'{directory}' is not the output folder of an xray-bench run "
                          "(no run.json or fingerprint.json in it)")
+    # The files report rewrites: refused in a folder the toolkit did not create.
+    check_output(directory, flag="DIR", folder=True,
+                 files=[directory / name for name in ("report.html", *RUN_OUTPUTS)
+                        if "." in name and name not in ("run.json", "fingerprint.json")])
     rebuild_outputs(directory)
     path = write_html_report(directory)
     if not args.quiet:
@@ -400,9 +405,12 @@ def _inspect(args, command):
         raise ValueError(f"two datasets given: DATA {args.source!r} and --data "
                          f"{args.data!r}; give one.")
     started = time.perf_counter()
+    options = _dataset_options(args)
+    check_output(args.out, data=data_folders(args.source or args.data,
+                                             options.get("image_dir")))
     prepare_output(args.out)   # refuse a bad --out before the long pass
     result = inspect_dataset(
-        args.source or args.data, dataset_options=_dataset_options(args),
+        args.source or args.data, dataset_options=options,
         split=args.split or "auto", image_size=args.image_size,
         n_components=args.components, n_examples=args.examples,
         max_distance=args.near_distance, seed=args.seed, n_jobs=args.n_jobs,

@@ -12,6 +12,8 @@ import time
 
 import numpy as np
 
+from benchmarks.results.outdir import check_output, data_folders
+
 __all__ = ["training_pixels", "run_pretrain"]
 
 
@@ -67,6 +69,7 @@ def run_pretrain(args):
 
     started = time.perf_counter()
     options = dict(args.data_options)
+    check_output(args.out, data=data_folders(args.data, options.get("image_dir")))
     images, description = training_pixels(args.data, size=args.image_size, seed=args.seed,
                                           options=options)
     if not args.quiet:

@@ -18,6 +18,7 @@ below ``OUT`` (:mod:`xray_features._atomic`).
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 from xray_features.utils import (TEMPORARY_SUFFIX, UnsafePathError, check_no_links,
@@ -25,10 +26,13 @@ from xray_features.utils import (TEMPORARY_SUFFIX, UnsafePathError, check_no_lin
 
 __all__ = ["MANIFEST_NAME", "OutputFolderError", "RunConfigMismatch", "claim_output_folder",
            "write_output", "record_outputs", "delete_recorded", "check_not_inside_data",
-           "owning_folder"]
+           "owning_folder", "check_output", "data_folders", "remove_staging"]
 
 MANIFEST_NAME = ".xray-bench-manifest.json"
 _FORMAT = "xray-bench-output"
+#: A model's staging folder (``classifiers.base.save``: ``.NAME.*.saving``),
+#: listed before it is made and removed whole by a re-run or ``fresh``.
+_STAGING = re.compile(r"\.[^/]+\.saving")
 
 #: Top-level names a run writes, the one list of them (how earlier versions'
 #: folders are recognised; the user guide's table of outputs is checked
@@ -227,6 +231,7 @@ def delete_recorded(root):
     too. The manifest stays, empty, so the folder remains ours.
     """
     root = Path(root)
+    remove_staging(root)
     entries = _read_manifest(root)
     kept = []
     for entry in sorted(entries, key=lambda e: (-len(Path(e).parts), e)):
@@ -249,7 +254,7 @@ def delete_recorded(root):
     return kept
 
 
-def check_not_inside_data(out, data_paths):
+def check_not_inside_data(out, data_paths, *, flag="--out"):
     """Refuse an output folder equal to or inside a data folder (a run would
     read its own outputs as data on the next run).
 
@@ -269,6 +274,97 @@ def check_not_inside_data(out, data_paths):
             continue
         if out_resolved == data_resolved or data_resolved in out_resolved.parents:
             raise OutputFolderError(
-                f"--out '{out}' is inside the data folder '{data}' (or is it); a run would "
+                f"{flag} '{out}' is inside the data folder '{data}' (or is it); a run would "
                 "write its results among the images and read them back as data. Choose an "
                 "output directory outside the data folder.")
+
+
+def remove_staging(root):
+    """Remove the staging folders of model saves that the manifest of
+    ``root`` lists (left by a kill during a save), and their entries."""
+    root = Path(root)
+    entries = _read_manifest(root)
+    staging = [entry for entry in entries if _STAGING.fullmatch(Path(entry).name)]
+    for entry in staging:
+        path = root / entry.rstrip("/")
+        try:
+            check_no_links(path, root)
+        except UnsafePathError:
+            continue
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        elif path.is_dir():
+            shutil.rmtree(path)  # never follows a link inside it
+    if staging:
+        _write_manifest(root, [entry for entry in entries if entry not in staging])
+
+
+def data_folders(data, image_dir=None):
+    """The folders a command reads images from (``--data`` unless the
+    phantoms, and ``--images``): an output must not be among them."""
+    folders = []
+    if data is not None and not str(data).startswith("phantoms"):
+        folders.append(data)
+    if isinstance(image_dir, (str, Path)):
+        folders.append(image_dir)
+    return folders
+
+
+def check_output(out, *, flag="--out", data=(), files=(), overwrite=False, folder=False):
+    """The one rule of every command that writes, checked before any work.
+
+    Parameters
+    ----------
+    out : str or Path
+        The output folder (or file) the command was given.
+    flag : str
+        How the command line names ``out`` (``--out``, ``--explain``, ``DIR``).
+    data : sequence of str or Path
+        The data folders the command reads: ``out`` must not be one of them
+        or inside one (see :func:`data_folders`).
+    files : sequence of str or Path
+        Files the command will write: none may exist unless ``overwrite``.
+    overwrite : bool
+        ``--overwrite`` was given.
+    folder : bool
+        ``out`` is a results folder: it must be one the toolkit created (it
+        holds a manifest), an earlier version's, new or empty
+        (:func:`claim_output_folder`, nothing is written).
+
+    Raises
+    ------
+    OutputFolderError
+        Naming the path, the rule and the fix.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> _ = (root / "a.csv").write_text("mine")
+    >>> check_output(root / "a.csv", flag="--output", files=[root / "a.csv"])
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    benchmarks.results.outdir.OutputFolderError: --output '...a.csv' exists; refusing ...
+    """
+    check_not_inside_data(out, data, flag=flag)
+    if folder:
+        try:
+            claim_output_folder(out, create=False)
+        except OutputFolderError:
+            theirs = [str(f) for f in files if Path(f).exists() or Path(f).is_symlink()]
+            if not theirs:
+                raise
+            raise OutputFolderError(
+                f"'{theirs[0]}' was not written by xray-bench ({flag} '{out}' has no "
+                f"{MANIFEST_NAME}); refusing to overwrite it. Give the output folder of a "
+                "run, or move the file away.") from None
+        return
+    if overwrite:
+        return
+    for path in files:
+        if Path(path).exists() or Path(path).is_symlink():
+            what = "folder" if flag == "--explain" else "file"
+            raise OutputFolderError(
+                f"{flag} '{path}' exists; refusing to overwrite it. Pass --overwrite to "
+                f"replace it, or choose another {what}.")

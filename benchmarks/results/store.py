@@ -16,9 +16,12 @@ Layout::
 A part's JSON file is written last, atomically, and is the mark that the part
 is done: a run killed midway leaves no half-written part behind, and the next
 run with the same configuration skips every finished part and retries the
-failed ones.
+failed ones. The JSON file records the size and SHA-256 of the part's
+predictions file, so one damaged afterwards is refitted by the next run
+(with a warning) and refused by ``report``, never silently dropped.
 """
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -27,12 +30,12 @@ import numpy as np
 
 from benchmarks.results.outdir import (  # noqa: F401 - RUN_OUTPUTS, RunConfigMismatch re-exported
     RUN_OUTPUTS, RunConfigMismatch, claim_output_folder, delete_recorded, owning_folder,
-    write_output)
+    remove_staging, write_output)
 from benchmarks.results.predictions_table import predictions_csv, read_predictions
 from xray_features.utils import TEMPORARY_SUFFIX, make_folders, write_text_atomic
 
 __all__ = ["ResultStore", "RunConfigMismatch", "write_atomic", "read_json", "json_default",
-           "read_parts"]
+           "read_parts", "part_damage"]
 
 
 def json_default(value):
@@ -153,6 +156,8 @@ class ResultStore:
         marker = self.directory / "fingerprint.json"
         if fresh:
             delete_recorded(self.directory)
+        else:  # a kill during a model save leaves its staging folder
+            remove_staging(self.directory)
         if marker.exists():
             previous = read_json(marker, "run fingerprint")
             if previous != self.fingerprint:
@@ -188,7 +193,7 @@ class ResultStore:
             If the part finished with other model parameters than ``params``.
         """
         record = self._record(model, fold, key)
-        if record is None or record["row"].get("error"):
+        if record is None or record["row"].get("error") or self.damaged(model, fold, key=key):
             return False
         params = _as_json(params or {})
         if record.get("params", {}) != params:
@@ -224,8 +229,11 @@ class ResultStore:
             raise ValueError(f"key may hold letters, digits, '-', '_' and '.'; got {key!r}.")
         stem = _part_stem(model, fold, key)
         csv, trace = self.parts / f"{stem}.csv", self.parts / f"{stem}.traceback.txt"
+        files = {}
         if predictions is not None:
-            self._write(f"parts/{stem}.csv", predictions_csv(predictions))
+            data = predictions_csv(predictions).encode("utf-8")
+            self._write(f"parts/{stem}.csv", data)
+            files["csv"] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
         else:
             csv.unlink(missing_ok=True)
         if traceback:
@@ -233,10 +241,18 @@ class ResultStore:
         else:
             trace.unlink(missing_ok=True)
         record = {"model": model, "fold": fold, "params": _as_json(params or {}),
-                  "row": row, "history": history}
+                  "row": row, "history": history, "files": files}
         if key:
             record["key"] = key
         self._write(f"parts/{stem}.json", json.dumps(record, default=json_default, indent=1))
+
+    def damaged(self, model, fold, *, key=""):
+        """Why the saved predictions of a finished part do not match its
+        record (see :func:`part_damage`), or None."""
+        record = self._record(model, fold, key)
+        if record is None:
+            return None
+        return part_damage(record, self.parts / f"{_part_stem(model, fold, key)}.json")
 
     def load_parts(self, *, keyed=False):
         """Return the saved records (dicts) and the concatenated predictions
@@ -279,11 +295,61 @@ def read_parts(parts, *, keyed=False):
     records, frames = [], []
     for path in sorted(Path(parts).glob("*.json")):
         record = read_json(path, "record of a finished part")
+        if not (isinstance(record, dict) and isinstance(record.get("row"), dict)):
+            raise ValueError(f"'{path}' is not the record of a part (a JSON object with a "
+                             "'row'); the results folder is damaged. Delete it (or start "
+                             "over with --fresh) and run again.")
         if bool(record.get("key")) != keyed:
             continue
+        damage = part_damage(record, path)
+        if damage:
+            raise ValueError(f"{damage}. Run the same `xray-bench run` command again to "
+                             "refit that part, or start over with --fresh.")
         records.append(record)
         csv = path.with_suffix(".csv")
         if csv.exists() and not record["row"].get("error"):
             frames.append(read_predictions(csv))
     predictions = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return records, predictions
+
+
+def part_damage(record, path):
+    """Why the predictions file beside a finished part's record ``path``
+    (``parts/<stem>.json``) does not hold what the store saved, or None.
+
+    The size and SHA-256 recorded when the part was saved are checked; a
+    record of an earlier version (without them) is checked by reading the
+    file back.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "a__fold0.json"
+    >>> _ = path.with_suffix(".csv").write_text("id,mod")
+    >>> part_damage({"row": {"error": ""}, "files": {"csv": {"bytes": 3, "sha256": ""}}}, path)
+    ... # doctest: +ELLIPSIS
+    "'...a__fold0.csv' is damaged: 6 bytes, not the 3 saved ..."
+    """
+    if record["row"].get("error"):
+        return None
+    csv = Path(path).with_suffix(".csv")
+    expected = (record.get("files") or {}).get("csv")
+    if not csv.is_file() or csv.is_symlink():
+        return (f"'{csv}', the predictions of a finished part, is missing"
+                if expected else None)
+    data = csv.read_bytes()
+    if isinstance(expected, dict):
+        if len(data) != expected.get("bytes"):
+            return (f"'{csv}' is damaged: {len(data)} bytes, not the {expected.get('bytes')} "
+                    f"saved (recorded in '{Path(path).name}')")
+        if hashlib.sha256(data).hexdigest() != expected.get("sha256"):
+            return (f"'{csv}' is damaged: its SHA-256 differs from the one recorded in "
+                    f"'{Path(path).name}' when it was saved")
+        return None
+    try:
+        columns = read_predictions(csv).columns
+    except Exception as error:  # noqa: BLE001 - any parse failure is damage
+        return f"'{csv}' is damaged: cannot be read ({type(error).__name__}: {error})"
+    if "model" not in columns:
+        return f"'{csv}' is damaged: it has no 'model' column"
+    return None
