@@ -202,3 +202,22 @@ def test_saved_embedding_models_predict_explain_and_guard_from_the_command_line(
     np.testing.assert_allclose(predicted["proba_fracture"], test["proba_fracture"], atol=1e-6)
     assert len(list((tmp_path / "heat").glob("*.png"))) == len(files)
     assert "ood_flagged" in predicted or "ood" in " ".join(predicted.columns)
+
+
+def test_hybrid_handles_several_classes_and_labels():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 60, (90, 40, 40), dtype=np.uint8)
+    y = np.arange(90) % 3
+    images[y == 1, 8:30, 14:18] = 230
+    images[y == 2, 8:12, 5:35] = 230
+    common = dict(image_size=32, deep_image_size=32, deep_weights=None, n_estimators=30,
+                  n_folds=3)
+    model = HybridXGBClassifier("edge", **common).fit(images, y)
+    proba = model.predict_proba(images)
+    assert proba.shape == (90, 3) and model.probe_coef_.shape[0] == 3
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+    assert (proba.argmax(axis=1) == y).mean() > 0.9
+    np.testing.assert_allclose(model.feature_shares(images[:4]).sum(axis=1), 1.0)
+    labels = np.column_stack([y == 1, y == 2, y == 0]).astype(int)
+    multilabel = HybridXGBClassifier("edge", **common).fit(images, labels)
+    assert multilabel.predict_proba(images).shape == (90, 3)
