@@ -194,7 +194,8 @@ def run_benchmark(config=None, *, command=None, **options):
             _record_if_possible(record, f"failed: {error}")
             raise
         try:  # the predictions of every finished part, where space allows
-            write_outputs(out, store, dataset, config)
+            write_outputs(out, SavedParts.from_store(store),
+                          SavedRun.from_config(dataset, config))
         except Exception:  # noqa: BLE001 - the full disk is the error to report
             pass
         _record_if_possible(record, "failed: disk full")
