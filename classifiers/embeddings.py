@@ -22,12 +22,12 @@ from types import MappingProxyType
 
 import numpy as np
 
-from xray_features.utils import check_image_size, ImageFeatures, working_image
 from classifiers.efficientnet_lite import (build_efficientnet_lite, LITE_VARIANTS,
                                            preprocess_lite)
 from classifiers.pretrained_weights import (default_cache_dir, lite_weights,
                                             load_lite_weights, weights_file_record)
 from classifiers.training import seeded_build
+from xray_features.utils import check_image_size, ImageFeatures, working_image
 
 __all__ = ["BackboneEmbeddings", "DEEP_FEATURE_PRESETS", "feature_cache_dir",
            "make_deep_features"]

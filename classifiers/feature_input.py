@@ -12,11 +12,11 @@ import numpy as np
 from sklearn.base import clone
 
 
+from classifiers.embeddings import DEEP_FEATURE_PRESETS, feature_cache_dir, make_deep_features
 from xray_features.batch import extract_features
 from xray_features.combine import FEATURE_PRESETS as _HANDCRAFTED, make_features
 from xray_features.image_source import ImageSource
 from xray_features.utils import check_image_size
-from classifiers.embeddings import DEEP_FEATURE_PRESETS, feature_cache_dir, make_deep_features
 
 __all__ = ["FEATURE_PRESETS", "FeatureInputMixin"]
 
@@ -56,13 +56,16 @@ class FeatureInputMixin:
                 if key == "image_size" or key.endswith("__image_size")]
         return extractor.set_params(**{key: self.image_size for key in keys})
 
-    def _features(self, images, *, fit=False, extract=None):
-
-        lazy = isinstance(images, ImageSource)
+    def _working_stack(self, images, size):
         # A lazy source is read at the working size a chunk at a time: the
         # feature matrix is the only thing that grows with the images.
-        stack = images.at(self.image_size) if lazy else self._prepare_images(
-            images, size=self.image_size)
+        if isinstance(images, ImageSource):
+            return images.at(size)
+        return self._prepare_images(images, size=size)
+
+    def _features(self, images, *, fit=False, extract=None):
+        lazy = isinstance(images, ImageSource)
+        stack = self._working_stack(images, self.image_size)
         if fit:
             self.extractor_.fit(stack[:1] if lazy else stack)  # extractors learn nothing
             self.feature_names_ = np.asarray(
@@ -81,8 +84,10 @@ class FeatureInputMixin:
                              f"{expected}")
         return X
 
-    def _extract(self, stack):
-        X, _ = extract_features(stack, self.extractor_, n_jobs=self.feature_n_jobs,
+    def _extract(self, stack, extractor=None):
+        """Features of a working-size stack through the batch engine and the
+        cache, with ``extractor`` (default: the model's ``extractor_``)."""
+        X, _ = extract_features(stack, extractor or self.extractor_, n_jobs=self.feature_n_jobs,
                                 cache_dir=feature_cache_dir(self.cache_dir), strict=True,
                                 progress=False)
         return X

@@ -32,10 +32,8 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
-from xray_features.batch import extract_features
-from xray_features.image_source import ImageSource
 from classifiers._contributions import booster_contributions
-from classifiers.embeddings import DEEP_FEATURE_PRESETS, feature_cache_dir, make_deep_features
+from classifiers.embeddings import DEEP_FEATURE_PRESETS, make_deep_features
 from classifiers.linear import fit_linear_probe, linear_logits
 from classifiers.persistence import native_file
 from classifiers.xgb import FeatureXGBClassifier
@@ -149,18 +147,11 @@ tree_method, n_jobs, feature_n_jobs, cache_dir, random_state
         return extractor.set_params(weights=self.deep_weights)
 
     def _embeddings(self, images):
-
-        size = self.deep_image_size
-        stack = images.at(size) if isinstance(images, ImageSource) else \
-            self._prepare_images(images, size=size)
-        X, _ = extract_features(stack, self.deep_extractor_, n_jobs=self.feature_n_jobs,
-                                cache_dir=feature_cache_dir(self.cache_dir), strict=True,
-                                progress=False)
-        return X
+        return self._extract(self._working_stack(images, self.deep_image_size),
+                             self.deep_extractor_)
 
     def _margin(self, images, *, fit=False):
         """The probe's logits: out of fold on the training images (``fit``)."""
-
         if fit:
             self.deep_extractor_ = self._make_deep_extractor()
             embeddings = self._embeddings(images)

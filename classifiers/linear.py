@@ -16,11 +16,11 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from xray_features.utils import check_image_size, working_image
 from classifiers.base import ImageClassifierMixin
 from classifiers.embeddings import _to_255, BackboneEmbeddings
 from classifiers.feature_input import FeatureInputMixin
 from classifiers.persistence import ModelLoadError, native_file
+from xray_features.utils import check_image_size, working_image
 
 __all__ = ["LinearProbeClassifier", "fit_linear_probe", "linear_logits"]
 
@@ -194,9 +194,11 @@ class LinearProbeClassifier(FeatureInputMixin, ImageClassifierMixin, ClassifierM
     def predict_proba(self, images):
         """Class probabilities, (N, n_classes) in ``classes_`` order, or
         (N, L) label probabilities for a multi-label model."""
+        return self._proba(self.decision_function(images))
+
+    def _proba(self, logits):
         from scipy.special import expit, softmax
 
-        logits = self.decision_function(images)
         if self.task_ == "multiclass":
             return softmax(logits, axis=1)
         if self.task_ == "binary":
@@ -248,7 +250,7 @@ class LinearProbeClassifier(FeatureInputMixin, ImageClassifierMixin, ClassifierM
         size = check_image_size(self.image_size)
         stack = self._prepare_images(images, size=size)
         X = self._features(stack)
-        proba = self.predict_proba(stack)
+        proba = self._proba(self._logits(X))  # the features once, not twice
         contributions = ((X - self.mean_) / self.scale_)[:, None, :] * self.coef_[None]
         if self.task_ == "binary":  # the logit of class 1; class 0 is its negative
             contributions = np.concatenate([-contributions, contributions], axis=1)

@@ -25,10 +25,10 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-from xray_features.utils import write_bytes_atomic
 from classifiers.efficientnet_lite import (build_efficientnet_lite, keras_weights_from_torch,
                                            LITE_VARIANTS)
 from classifiers.torch_state_dict import read_state_dict
+from xray_features.utils import write_bytes_atomic
 
 __all__ = ["PretrainedWeights", "default_cache_dir", "lite_weights", "load_lite_weights",
            "weights_file_record"]
